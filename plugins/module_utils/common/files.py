@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import tempfile
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write ``data`` (bytes or str) to ``path`` via temp file + fsync + rename.
+
+    The temp file is created with ``mode`` from the start (never world-readable
+    for a key, not even for a moment), in the same directory so the rename is atomic.
+    Returns True if the content changed.
+    """
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    try:
+        with open(path, 'rb') as existing:
+            if existing.read() == data:
+                if (os.stat(path).st_mode & 0o7777) != mode:
+                    os.chmod(path, mode)
+                return False
+    except (IOError, OSError):
+        pass
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+    return True
+
+
+def _fsync_dir(directory):
+    # The rename is only durable once the directory entry is on disk too.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path):
+    """File content, or None when it does not exist."""
+    try:
+        with open(path, 'rb') as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
