@@ -69,9 +69,45 @@ make_venv() {
     log "building venv $VENV with $py ($want)"
     rm -rf "$VENV"
     "$py" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q "$(ansible_core_spec "$py")" -r "$ROOT/tests/requirements.txt"
+    # (pip's "Location ... is ignored" lines come from this machine's pip config; they are noise.)
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+    "$VENV/bin/python" -m pip install -q "$(ansible_core_spec "$py")" -r "$ROOT/tests/requirements.txt" 2>&1 | grep -v 'is ignored' || true
+    "$VENV/bin/python" -c 'import ansible, cryptography, requests, paramiko, pytest, aiosmtpd' \
+        || { echo "venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
     echo "$want" > "$stamp"
+}
+
+ansible_test_pip_bootstrap() {
+    # ansible-test's --venv mode downloads get-pip.py from a CI file host that this
+    # network cannot reach. It runs whatever it finds in its cache instead, so we put a
+    # small stand-in there: bootstrap pip with ensurepip, then let pip install the
+    # exact versions ansible-test asked for from PyPI.
+    local versions v cache
+    versions=$("$VENV/bin/python" - <<'PY' 2>/dev/null || true
+import os, re
+import ansible_test
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')).read()
+print(' '.join(sorted(set(re.findall(r"pip='([0-9.]+)'", src)))))
+PY
+)
+    for v in $versions; do
+        cache="$HOME/.ansible/test/cache/get_pip_${v//./_}.py"
+        [ -f "$cache" ] && grep -q 'ensurepip runs in a subprocess' "$cache" && continue
+        [ -f "$cache" ] && ! grep -q 'certpilot stand-in' "$cache" && continue   # a real get-pip.py is fine too
+        mkdir -p "$(dirname "$cache")"
+        cat > "$cache" <<'PY'
+# certpilot stand-in for get-pip.py: ensurepip, then 'pip install' the requested packages.
+# ensurepip runs in a subprocess: in-process it would set PIP_CONFIG_FILE=/dev/null and
+# hide the machine's pip configuration (index, CA bundle) from the install that follows.
+import subprocess
+import sys
+
+args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
+subprocess.check_call([sys.executable, '-m', 'ensurepip', '--default-pip'], stdout=subprocess.DEVNULL)
+sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install', '-q'] + args))
+PY
+        log "installed ansible-test pip $v bootstrap stand-in"
+    done
 }
 
 make_link() {
@@ -81,10 +117,26 @@ make_link() {
     ln -sfn "$ROOT" "$dir/tls"
 }
 
+make_bench_venv() {
+    # community.crypto for side-by-side benchmarks, from PyPI's 'ansible' package,
+    # kept apart from our own venv so it can never leak into the tests.
+    local bench="$ROOT/.venv-bench" py
+    if [ -x "$bench/bin/ansible-playbook" ] && "$bench/bin/ansible-doc" -t module community.crypto.acme_certificate >/dev/null 2>&1; then
+        log "bench venv up to date"; return 0
+    fi
+    py=$(pick_python)
+    log "building bench venv $bench (ansible + community.crypto)"
+    rm -rf "$bench"
+    "$py" -m venv "$bench"
+    "$bench/bin/python" -m pip install -q ansible cryptography requests 2>&1 | grep -v 'is ignored' || true
+    [ -x "$bench/bin/ansible-playbook" ] || { echo "bench venv install failed" >&2; exit 1; }
+}
+
 case "${1:-all}" in
     apt) need_apt ;;
-    venv) make_venv; make_link ;;
+    venv) make_venv; ansible_test_pip_bootstrap; make_link ;;
     link) make_link ;;
-    all) need_apt; make_venv; make_link ;;
+    bench) make_bench_venv ;;
+    all) need_apt; make_venv; ansible_test_pip_bootstrap; make_link ;;
     *) echo "usage: $0 [apt|venv|link|all]" >&2; exit 2 ;;
 esac
