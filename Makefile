@@ -15,6 +15,7 @@ ARTIFACTS   := $(ROOT)/artifacts
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_PATH)
 export PYTHONPATH := $(COLL_PATH)
 export ANSIBLE_NOCOLOR := 1
+export PATH := $(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help deps apt venv demo test test-matrix sanity sanity-quick units integration lint \
@@ -56,7 +57,7 @@ $(SANITY_TREE): FORCE
 	@[ -d $(SANITY_TREE)/.git ] || git init -q $(SANITY_TREE)
 	@git ls-files -co --exclude-standard -z | rsync -a --delete --from0 --files-from=- ./ $(SANITY_TREE)/
 	@# rsync --files-from does not delete files that left the list; rebuild to be exact.
-	@cd $(SANITY_TREE) && comm -13 <(cd $(ROOT) && git ls-files -co --exclude-standard | sort) <(find . -type f -not -path './tests/output/*' | sed 's|^\./||' | sort) | xargs -r rm -f
+	@cd $(SANITY_TREE) && comm -13 <(cd $(ROOT) && git ls-files -co --exclude-standard | sort) <(find . -type f -not -path './tests/output/*' -not -path './.git/*' | sed 's|^\./||' | sort) | xargs -r rm -f
 FORCE:
 
 SANITY_PY ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)

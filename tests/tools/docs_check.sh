@@ -4,6 +4,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
+shopt -s nullglob
 fail=0 count=0
 for mod in "$ROOT"/plugins/modules/*.py; do
     name=$(basename "$mod" .py)

@@ -66,7 +66,7 @@ def test_run_parallel_respects_concurrency_bound():
     lock = threading.Lock()
     state = {'now': 0, 'peak': 0}
 
-    def work(_):
+    def work(item):  # pylint: disable=unused-argument
         with lock:
             state['now'] += 1
             state['peak'] = max(state['peak'], state['now'])

@@ -53,7 +53,7 @@ def test_policy_backs_off_exponentially_with_cap():
 
 def test_policy_jitter_stays_in_band():
     policy = RetryPolicy(base=2.0, cap=100, jitter=0.25, rng=random.Random(7))
-    delays = [policy.delay(1) for _ in range(200)]
+    delays = [policy.delay(1) for dummy in range(200)]
     assert min(delays) >= 3.0 and max(delays) <= 5.0
     assert len(set(delays)) > 1
 
