@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ACME HTTP client: directory, nonce pool, signed POST / POST-as-GET, retries.
+
+One instance per ACME server and module run; it is safe to use from many
+threads at once (one keep-alive ``requests.Session`` with a connection pool
+at least as large as the concurrency, and a locked nonce pool).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import json
+import re
+import threading
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
+    RetryPolicy, Retryable, call_with_retry, parse_retry_after)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import sign_jws
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+
+try:
+    from urllib.parse import urljoin
+except ImportError:  # pragma: no cover
+    from urlparse import urljoin  # type: ignore
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - reported by the modules
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = _exc
+
+USER_AGENT = 'certpilot.tls-acme/0.1'
+RETRY_STATUS = (429, 500, 502, 503, 504)
+LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+REL_RE = re.compile(r'rel\s*=\s*"?([^";]+)"?')
+JOSE = 'application/jose+json'
+
+
+class AcmeResponse:
+    """What the client keeps of an HTTP response."""
+
+    def __init__(self, status, headers, content, url):
+        self.status = status
+        self.headers = headers
+        self.content = content
+        self.url = url
+        self._json = None
+
+    @property
+    def json(self):
+        if self._json is None:
+            try:
+                self._json = json.loads(self.content.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError):
+                raise CertpilotError('the ACME server sent invalid JSON from %s (HTTP %s)' % (self.url, self.status),
+                                     url=self.url)
+            if not isinstance(self._json, dict):
+                raise CertpilotError('the ACME server sent a JSON %s instead of an object from %s'
+                                     % (type(self._json).__name__, self.url), url=self.url)
+        return self._json
+
+    @property
+    def location(self):
+        loc = self.headers.get('Location')
+        return urljoin(self.url, loc) if loc else None
+
+    @property
+    def retry_after(self):
+        return parse_retry_after(self.headers.get('Retry-After'))
+
+    def links(self, rel):
+        return parse_links(self.headers.get('Link'), rel, self.url)
+
+
+def parse_links(header, rel, base):
+    """Every URL of ``rel`` in a (possibly merged) ``Link`` header."""
+    found = []
+    if not header:
+        return found
+    for match in LINK_RE.finditer(header):
+        url, params = match.group(1), match.group(2) or ''
+        for rel_match in REL_RE.finditer(params):
+            if rel in rel_match.group(1).split():
+                found.append(urljoin(base, url))
+                break
+    return found
+
+
+def _problem_doc(resp):
+    ctype = (resp.headers.get('Content-Type') or '').split(';')[0].strip().lower()
+    try:
+        doc = json.loads(resp.content.decode('utf-8'))
+        if isinstance(doc, dict) and (ctype == 'application/problem+json' or 'type' in doc or 'detail' in doc):
+            return doc
+    except (ValueError, UnicodeDecodeError):
+        pass
+    text = resp.content[:200].decode('utf-8', 'replace').strip()
+    return {'type': 'about:blank', 'detail': 'HTTP %s from %s%s' % (resp.status, resp.url, (': ' + text) if text else '')}
+
+
+class AcmeClient:
+    """Talks to one ACME server. ``deadline`` bounds every wait of every call."""
+
+    def __init__(self, directory_url, verify=True, deadline=None, pool_size=10, retry_policy=None,
+                 bad_nonce_retries=10, request_timeout=30.0, session=None):
+        if not HAS_REQUESTS:  # pragma: no cover
+            raise CertpilotError('the python requests library is required')
+        self.directory_url = directory_url
+        self.deadline = deadline or Deadline(300)
+        self.retry_policy = retry_policy or RetryPolicy(attempts=6, base=1.0, cap=30.0)
+        self.bad_nonce_retries = int(bad_nonce_retries)
+        self.request_timeout = float(request_timeout)
+        self.verify = verify
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, int(pool_size)) + 2)
+            session.mount('https://', adapter)
+            session.mount('http://', adapter)
+        session.headers['User-Agent'] = USER_AGENT
+        self.session = session
+        self._directory = None
+        self._dir_lock = threading.Lock()
+        self._nonces = collections.deque()
+        self._nonce_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+        self.bad_nonce_count = 0
+        self.key = None
+        self.kid = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def _count(self, bad_nonce=False):
+        with self._count_lock:
+            if bad_nonce:
+                self.bad_nonce_count += 1
+            else:
+                self.request_count += 1
+
+    def _http(self, method, url, what, **kwargs):
+        """One HTTP exchange; connection problems become ``Retryable``."""
+        self.deadline.check(what)
+        timeout = max(0.5, self.deadline.cap(self.request_timeout))
+        self._count()
+        try:
+            raw = self.session.request(method, url, timeout=timeout, verify=self.verify, allow_redirects=False,
+                                       **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise CertpilotError('%s: TLS verification of %s failed: %s (set ca_bundle for a private CA)'
+                                 % (what, url, exc), url=url)
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise Retryable(CertpilotError('%s: cannot reach %s: %s' % (what, url, exc), url=url), what=what)
+        except requests.exceptions.RequestException as exc:
+            raise CertpilotError('%s: request to %s failed: %s' % (what, url, exc), url=url)
+        resp = AcmeResponse(raw.status_code, raw.headers, raw.content, url)
+        nonce = raw.headers.get('Replay-Nonce')
+        if nonce and re.match(r'^[A-Za-z0-9_-]+$', nonce):
+            with self._nonce_lock:
+                self._nonces.append(nonce)
+                while len(self._nonces) > 200:
+                    self._nonces.popleft()
+        return resp
+
+    def _retrying(self, attempt, what):
+        return call_with_retry(attempt, self.retry_policy, self.deadline, what=what)
+
+    # -- unsigned ---------------------------------------------------------------------------------
+    def get(self, url, what='GET', accept=None):
+        """Unsigned GET (directory, renewalInfo); retried on 429/5xx and connection errors."""
+        headers = {'Accept': accept} if accept else {}
+
+        def attempt():
+            resp = self._http('GET', url, what, headers=headers)
+            if resp.status in RETRY_STATUS:
+                raise Retryable(AcmeProblem(_problem_doc(resp), resp.status, url, what=what),
+                                retry_after=resp.retry_after, what=what)
+            if resp.status >= 400:
+                raise AcmeProblem(_problem_doc(resp), resp.status, url, what=what)
+            return resp
+        return self._retrying(attempt, what)
+
+    def directory(self):
+        with self._dir_lock:
+            if self._directory is None:
+                doc = self.get(self.directory_url, 'fetching the ACME directory').json
+                if 'newNonce' not in doc or 'newOrder' not in doc or 'newAccount' not in doc:
+                    raise CertpilotError('%s does not look like an ACME directory (no newNonce/newAccount/newOrder)'
+                                         % self.directory_url)
+                self._directory = doc
+            return self._directory
+
+    def endpoint(self, name):
+        url = self.directory().get(name)
+        if not url:
+            raise CertpilotError('the ACME server does not offer %s' % name)
+        return url
+
+    def meta(self):
+        return self.directory().get('meta') or {}
+
+    # -- nonces -----------------------------------------------------------------------------------
+    def _take_nonce(self):
+        with self._nonce_lock:
+            if self._nonces:
+                return self._nonces.pop()
+        url = self.endpoint('newNonce')
+
+        def attempt():
+            resp = self._http('HEAD', url, 'getting a nonce')
+            if resp.status in RETRY_STATUS:
+                raise Retryable(AcmeProblem(_problem_doc(resp), resp.status, url, what='getting a nonce'),
+                                retry_after=resp.retry_after, what='getting a nonce')
+            nonce = resp.headers.get('Replay-Nonce')
+            if not nonce:
+                raise CertpilotError('the ACME server sent no Replay-Nonce from %s' % url)
+            return nonce
+        self._retrying(attempt, 'getting a nonce')
+        with self._nonce_lock:
+            if self._nonces:
+                return self._nonces.pop()
+        return self._take_nonce()
+
+    def nonce_pool_size(self):
+        with self._nonce_lock:
+            return len(self._nonces)
+
+    # -- signed -----------------------------------------------------------------------------------
+    def set_account(self, key, kid=None):
+        self.key = key
+        self.kid = kid
+
+    def post(self, url, payload, what='request', key=None, kid=None, use_jwk=False, accept=None, identifier=None):
+        """Signed POST (``payload`` None = POST-as-GET); returns an ``AcmeResponse`` or raises ``AcmeProblem``."""
+        key = key or self.key
+        if key is None:
+            raise CertpilotError('%s: no account key loaded' % what)
+        if not use_jwk:
+            kid = kid or self.kid
+            if not kid:
+                raise CertpilotError('%s: no ACME account URL (kid) known' % what)
+        headers = {'Content-Type': JOSE}
+        if accept:
+            headers['Accept'] = accept
+
+        def attempt():
+            last = None
+            for _unused in range(self.bad_nonce_retries + 1):
+                nonce = self._take_nonce()
+                body = sign_jws(key, payload, url, nonce=nonce, kid=None if use_jwk else kid)
+                resp = self._http('POST', url, what, data=json.dumps(body).encode('utf-8'), headers=headers)
+                if resp.status < 400:
+                    return resp
+                doc = _problem_doc(resp)
+                last = AcmeProblem(doc, resp.status, url, identifier=identifier, what=what)
+                if last.is_type('badNonce'):
+                    self._count(bad_nonce=True)
+                    continue
+                if resp.status in RETRY_STATUS:
+                    raise Retryable(last, retry_after=resp.retry_after, what=what)
+                raise last
+            raise AcmeProblem({'type': last.type, 'detail': 'the server rejected our nonce %d times in a row (last: %s)'
+                               % (self.bad_nonce_retries + 1, last.detail)}, last.status, url, identifier=identifier,
+                              what=what)
+        return self._retrying(attempt, what)
+
+    def post_as_get(self, url, what='fetching a resource', accept=None, identifier=None):
+        return self.post(url, None, what=what, accept=accept, identifier=identifier)

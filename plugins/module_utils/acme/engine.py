@@ -1,0 +1,482 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-certificate workflows behind acme_order (decide, order or resume) and acme_finalize."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import threading
+import time
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
+    KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import (
+    CHALLENGE_TYPES, OrderApi, authz_error, challenge_entry, find_challenge, parse_expires, poll)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.renewal import decide
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, CertStore
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+
+UTC = datetime.timezone.utc
+RESUMABLE = ('pending', 'ready', 'processing', 'valid')
+
+
+def _now():
+    return datetime.datetime.now(UTC)
+
+
+def normalize_certificates(certificates):
+    """Validate the ``certificates`` option up front (before any network traffic)."""
+    specs, seen = [], set()
+    for index, item in enumerate(certificates or []):
+        if not isinstance(item, dict):
+            raise CertpilotError('certificates[%d] must be a dict' % index)
+        name = validate_name(item.get('name'))
+        if name in seen:
+            raise CertpilotError('certificate name %s is used twice' % name)
+        seen.add(name)
+        challenge = item.get('challenge') or 'http-01'
+        if challenge not in CHALLENGE_TYPES:
+            raise CertpilotError('%s: challenge must be one of %s' % (name, ', '.join(CHALLENGE_TYPES)))
+        key_type = item.get('key_type') or 'ec256'
+        if key_type not in KEY_TYPES:
+            raise CertpilotError('%s: key_type must be one of %s' % (name, ', '.join(KEY_TYPES)))
+        try:
+            identifiers = csrlib.parse_identifiers(item.get('domains') or [], challenge)
+        except CertpilotError as exc:
+            raise CertpilotError('%s: %s' % (name, exc.msg))
+        specs.append({'name': name, 'identifiers': identifiers, 'key_type': key_type,
+                      'reuse_key': bool(item.get('reuse_key')), 'profile': item.get('profile') or None,
+                      'challenge': challenge})
+    return specs
+
+
+class _AccountHolder:
+    """Looks the account up once, lazily, for all worker threads."""
+
+    def __init__(self, client, key):
+        self.client = client
+        self.key = key
+        self._lock = threading.Lock()
+        self._account = None
+        self._missing = False
+
+    def get(self, required=True):
+        with self._lock:
+            if self._account is None and not self._missing:
+                account = Account(self.client, self.key)
+                if account.find() is None:
+                    self._missing = True
+                else:
+                    self._account = account
+            if self._account is None and required:
+                Account(self.client, self.key).require()  # raises the clear message
+            return self._account
+
+
+def cert_facts(store, name):
+    """The current certificate of ``name``: (x509 or None, facts dict)."""
+    cert = csrlib.load_cert(store.read(name, 'cert.pem'))
+    if cert is None:
+        return None, {'not_after': None}
+    return cert, {'not_after': csrlib.iso(csrlib.not_after(cert)), 'serial': '%x' % cert.serial_number}
+
+
+def _definitive(exc):
+    """A failure of this order itself (validation, CSR, ...), not a transient server problem."""
+    if getattr(exc, 'definitive', False):
+        return True
+    status = getattr(exc, 'status', None)
+    try:
+        status = int(status)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(exc, AcmeProblem) and 400 <= status < 500 and status != 429 and not exc.is_type('badNonce')
+
+
+def _mark(exc):
+    exc.definitive = True
+    return exc
+
+
+class OrderRunner:
+    """acme_order: per certificate decide, then order, resume or do nothing."""
+
+    def __init__(self, client, key, store, check_mode=False, use_ari='auto', renew_ratio=None, renew_days=None,
+                 force=False, now=_now, warn=None):
+        self.client = client
+        self.key = key
+        self.store = store if isinstance(store, CertStore) else CertStore(store)
+        self.check_mode = check_mode
+        self.use_ari = use_ari
+        self.renew_ratio = renew_ratio
+        self.renew_days = renew_days
+        self.force = force
+        self.now = now
+        self.api = OrderApi(client)
+        self.account = _AccountHolder(client, key)
+        self.warnings = []
+        self._warn_lock = threading.Lock()
+
+    def warn(self, msg):
+        with self._warn_lock:
+            self.warnings.append(msg)
+
+    def run(self, specs, concurrency=10):
+        outcomes = run_parallel(self.one, specs, concurrency)
+        results, challenges, errors = {}, [], []
+        for outcome in outcomes:
+            name = outcome.item['name']
+            if outcome.ok:
+                result, chals = outcome.value
+                results[name] = result
+                challenges.extend(chals)
+            else:
+                msg = getattr(outcome.error, 'msg', None) or '%s: %s' % (type(outcome.error).__name__, outcome.error)
+                results[name] = {'action': 'error', 'reason': msg, 'order_url': None, 'status': None,
+                                 'not_after': None, 'error': msg}
+                errors.append('%s: %s' % (name, msg))
+        return results, challenges, errors
+
+    # -- one certificate --------------------------------------------------------------------------------
+    def one(self, spec):
+        started = time.monotonic()
+        name = spec['name']
+        cert, facts = cert_facts(self.store, name)
+        want = csrlib.identifier_key(spec['identifiers'])
+        result = {'action': 'none', 'reason': None, 'order_url': None, 'status': None,
+                  'not_after': facts['not_after'], 'identifiers': [i['value'] for i in spec['identifiers']]}
+        # 1. resume a still-pending stored order for the same request
+        stored = self.store.load_order(name)
+        if stored and self._same_request(stored, spec):
+            resumed = self._try_resume(name, spec, stored, result)
+            if resumed is not None:
+                result['seconds'] = round(time.monotonic() - started, 3)
+                return resumed
+        # 2. decide
+        ari_at, ari_expl, replaces = self._ari(name, cert)
+        have = csrlib.identifier_key(csrlib.cert_identifiers(cert)) if cert is not None else None
+        renew, reason = decide(self.now(), csrlib.not_before(cert) if cert is not None else None,
+                               csrlib.not_after(cert) if cert is not None else None, have, want,
+                               key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
+                               self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl)
+        result['reason'] = reason
+        if not renew:
+            result['seconds'] = round(time.monotonic() - started, 3)
+            return result, []
+        # 3. a new order
+        result['action'] = 'order'
+        self._check_profile(spec)
+        if self.check_mode:
+            result['status'] = 'would order'
+            return result, []
+        self.account.get(required=True)
+        try:
+            url, order = self.api.new_order(spec['identifiers'], spec['profile'], replaces)
+        except AcmeProblem as exc:
+            if not replaces:
+                raise
+            # the CA refused 'replaces' (e.g. already replaced): order without it
+            self.warn('%s: the CA refused replaces=%s (%s); ordering without it' % (name, replaces, exc.detail))
+            url, order = self.api.new_order(spec['identifiers'], spec['profile'], None)
+        key_pem = self._pending_key(name, spec)
+        key = load_private_key(key_pem, what='%s private key' % name)
+        csr_pem = csrlib.make_csr(key, spec['identifiers'])
+        authzs, chals = self._authorizations(name, spec, order)
+        if not spec['reuse_key'] or self.store.read(name, 'privkey.pem') is None:
+            self.store.write(name, 'pending/privkey.pem', key_pem)
+        self.store.write(name, 'pending/csr.pem', csr_pem)
+        self.store.save_order(name, self._order_doc(spec, url, order, authzs, replaces))
+        result.update({'order_url': url, 'status': order.get('status'), 'seconds': round(time.monotonic() - started, 3)})
+        return result, chals
+
+    def _same_request(self, stored, spec):
+        if stored.get('status') not in PENDING_STATES:
+            return False
+        expires = parse_expires(stored.get('expires'))
+        if expires is not None and expires <= self.now() + datetime.timedelta(minutes=1):
+            return False
+        return (csrlib.identifier_key(stored.get('identifiers') or []) == csrlib.identifier_key(spec['identifiers'])
+                and stored.get('key_type') == spec['key_type'] and stored.get('profile') == spec['profile']
+                and stored.get('challenge') == spec['challenge'] and stored.get('directory') == self.client.directory_url
+                and self.store.read(spec['name'], 'pending', 'csr.pem') is not None)
+
+    def _try_resume(self, name, spec, stored, result):
+        account = self.account.get(required=not self.check_mode)
+        if account is None:
+            return None
+        try:
+            _resp, order = self.api.get(stored['url'], 'fetching the stored order', identifier=name)
+        except AcmeProblem as exc:
+            if exc.status in (404, 403) or exc.is_type('malformed') or exc.is_type('unauthorized'):
+                return None
+            raise
+        if order.get('status') not in RESUMABLE:
+            return None
+        authzs, chals = self._authorizations(name, spec, order)
+        if not self.check_mode:
+            doc = dict(stored)
+            doc.update({'status': order.get('status'), 'authorizations': authzs, 'expires': order.get('expires')})
+            self.store.save_order(name, doc)
+        result.update({'action': 'resume', 'order_url': stored['url'], 'status': order.get('status'),
+                       'reason': 'resuming the %s order created %s' % (order.get('status'), stored.get('created'))})
+        return result, chals
+
+    def _ari(self, name, cert):
+        """(renew_at, explanation, replaces cert id) from ARI, or Nones."""
+        if cert is None or self.use_ari == 'never':
+            return None, None, None
+        offered = bool(self.client.directory().get('renewalInfo'))
+        if not offered:
+            if self.use_ari == 'always':
+                raise CertpilotError('use_ari=always but the ACME server offers no renewalInfo (RFC 9773)')
+            return None, None, None
+        try:
+            cached = self.store.load_json(name, 'ari.json')
+            renew_at, expl, doc, fetched = arilib.renewal_info(self.client, cert, cached, self.now())
+        except CertpilotError as exc:
+            if self.use_ari == 'always':
+                raise
+            self.warn('%s: renewal information (ARI) unavailable, using the lifetime rule: %s' % (name, exc.msg))
+            return None, None, None
+        if fetched and not self.check_mode:
+            self.store.save_json(name, 'ari.json', doc)
+        return renew_at, expl, doc['cert_id']
+
+    def _check_profile(self, spec):
+        if not spec['profile']:
+            return
+        profiles = self.client.meta().get('profiles') or {}
+        if spec['profile'] not in profiles:
+            raise CertpilotError('%s: the ACME server does not offer the profile %r (offered: %s)'
+                                 % (spec['name'], spec['profile'], ', '.join(sorted(profiles)) or 'no profiles at all'))
+
+    def _pending_key(self, name, spec):
+        if spec['reuse_key']:
+            existing = self.store.read(name, 'privkey.pem')
+            if existing is not None:
+                key = load_private_key(existing, what='%s private key' % name)
+                if key_type_of(key) == spec['key_type']:
+                    return existing
+        return private_key_pem(generate_private_key(spec['key_type']))
+
+    def _authorizations(self, name, spec, order):
+        authzs, chals = [], []
+        for url in order.get('authorizations') or []:
+            _resp, authz = self.api.get(url, 'fetching an authorization', identifier=name)
+            ident = authz.get('identifier') or {}
+            entry = {'url': url, 'identifier': ident.get('value'), 'wildcard': bool(authz.get('wildcard')),
+                     'status': authz.get('status')}
+            if authz.get('status') == 'pending':
+                challenge = find_challenge(authz, spec['challenge'])
+                chals.append(challenge_entry(name, authz, challenge, self.key))
+                entry.update({'challenge_url': challenge['url'], 'token': challenge['token']})
+            elif authz.get('status') not in ('valid',):
+                raise authz_error(authz, spec['challenge'])
+            authzs.append(entry)
+        return authzs, chals
+
+    def _order_doc(self, spec, url, order, authzs, replaces):
+        return {'url': url, 'status': order.get('status'), 'identifiers': spec['identifiers'],
+                'expires': order.get('expires'), 'key_type': spec['key_type'], 'profile': spec['profile'],
+                'challenge': spec['challenge'], 'reuse_key': spec['reuse_key'],
+                'created': csrlib.iso(self.now()), 'finalize': order.get('finalize'),
+                'authorizations': authzs, 'replaces': replaces, 'directory': self.client.directory_url}
+
+
+class Finalizer:
+    """acme_finalize: answer challenges, wait, finalize, download, verify, install."""
+
+    def __init__(self, client, key, store, preferred_chain=None, deactivate_on_failure=True, now=_now):
+        self.client = client
+        self.key = key
+        self.store = store if isinstance(store, CertStore) else CertStore(store)
+        self.preferred_chain = preferred_chain
+        self.deactivate_on_failure = deactivate_on_failure
+        self.now = now
+        self.api = OrderApi(client)
+        self.account = _AccountHolder(client, key)
+        self.warnings = []
+        self._warn_lock = threading.Lock()
+
+    def warn(self, msg):
+        with self._warn_lock:
+            self.warnings.append(msg)
+
+    def run(self, names, concurrency=10):
+        outcomes = run_parallel(self.one, names, concurrency)
+        results, errors = {}, []
+        for outcome in outcomes:
+            name = outcome.item
+            if outcome.ok:
+                results[name] = outcome.value
+            else:
+                msg = getattr(outcome.error, 'msg', None) or '%s: %s' % (type(outcome.error).__name__, outcome.error)
+                results[name] = {'changed': False, 'error': msg}
+                errors.append('%s: %s' % (name, msg))
+        return results, errors
+
+    def facts(self, name, changed):
+        cert = csrlib.load_cert(self.store.read(name, 'cert.pem'))
+        result = {'changed': changed, 'error': None, 'serial': None, 'not_after': None, 'fingerprint_sha256': None,
+                  'cert_path': self.store.path(name, 'cert.pem'), 'chain_path': self.store.path(name, 'chain.pem'),
+                  'fullchain_path': self.store.path(name, 'fullchain.pem'), 'key_path': self.store.path(name, 'privkey.pem')}
+        if cert is not None:
+            result.update({'serial': '%x' % cert.serial_number, 'not_after': csrlib.iso(csrlib.not_after(cert)),
+                           'fingerprint_sha256': csrlib.fingerprint_sha256(cert)})
+        return result
+
+    def _fail(self, name, stored, order_url, authz_urls, exc):
+        """Record the failure and deactivate the authorizations so the order is not reused."""
+        if self.deactivate_on_failure:
+            for url in authz_urls:
+                try:
+                    self.api.deactivate_authz(url, identifier=name)
+                except CertpilotError:
+                    pass
+        doc = dict(stored)
+        doc.update({'status': 'failed', 'error': getattr(exc, 'msg', str(exc)), 'failed': csrlib.iso(self.now())})
+        self.store.save_order(name, doc)
+        raise exc
+
+    def one(self, name):
+        started = time.monotonic()
+        validate_name(name)
+        stored = self.store.load_order(name)
+        if not stored or stored.get('status') not in PENDING_STATES:
+            result = self.facts(name, False)
+            result['skipped'] = 'no pending order'
+            return result
+        self.account.get(required=True)
+        order_url = stored['url']
+        csr_pem = self.store.read(name, 'pending', 'csr.pem')
+        key_pem = self.store.read(name, 'pending', 'privkey.pem')
+        if key_pem is None and stored.get('reuse_key'):
+            key_pem = self.store.read(name, 'privkey.pem')
+        if csr_pem is None or key_pem is None:
+            raise CertpilotError('the stored order of %s has no pending key/CSR; run acme_order again' % name)
+        private_key = load_private_key(key_pem, what='%s private key' % name)
+        _resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
+        authz_urls = list(order.get('authorizations') or [])
+        deadline = self.client.deadline
+        try:
+            if order.get('status') == 'invalid':
+                raise _mark(self._order_problem(name, order, stored))
+            if order.get('status') == 'pending':
+                self._validate(name, stored, authz_urls)
+            if order.get('status') in ('pending', 'ready'):
+                order = self._finalize(name, order_url, order, csr_pem)
+            if order.get('status') != 'valid':
+                order = poll(lambda: self.api.get(order_url, 'polling the order', identifier=name),
+                             lambda doc: doc.get('status') not in ('processing', 'ready', 'pending'), deadline,
+                             '%s: waiting for the certificate' % name)
+            if order.get('status') != 'valid' or not order.get('certificate'):
+                raise _mark(self._order_problem(name, order, stored))
+        except CertpilotError as exc:
+            if _definitive(exc):
+                self._fail(name, stored, order_url, authz_urls, exc)
+            raise
+        pem, certs = self._download(name, order['certificate'])
+        self._verify(name, certs, private_key, stored)
+        leaf = csrlib.cert_pem(certs[0])
+        chain = b''.join(csrlib.cert_pem(c) for c in certs[1:])
+        files = {'cert.pem': leaf, 'chain.pem': chain, 'fullchain.pem': leaf + chain, 'csr.pem': csr_pem,
+                 'privkey.pem': key_pem}
+        archived = self.store.install(name, files)
+        self.store.remove(name, 'pending')
+        self.store.remove(name, 'ari.json')
+        doc = dict(stored)
+        doc.update({'status': 'done', 'certificate_url': order['certificate'], 'finalized': csrlib.iso(self.now()),
+                    'serial': '%x' % certs[0].serial_number, 'archived': archived})
+        self.store.save_order(name, doc)
+        result = self.facts(name, True)
+        result['seconds'] = round(time.monotonic() - started, 3)
+        return result
+
+    def _order_problem(self, name, order, stored):
+        if isinstance(order.get('error'), dict):
+            return AcmeProblem(order['error'], identifier=name, what='the order')
+        # find the failed authorization for a per-identifier message
+        for url in order.get('authorizations') or []:
+            try:
+                _resp, authz = self.api.get(url, 'fetching an authorization', identifier=name)
+            except CertpilotError:
+                continue
+            if authz.get('status') == 'invalid':
+                return authz_error(authz, stored.get('challenge'))
+        return CertpilotError('%s: the order is %s' % (name, order.get('status')))
+
+    def _validate(self, name, stored, authz_urls):
+        ctype = stored.get('challenge') or 'http-01'
+        waiting = []
+        for url in authz_urls:
+            _resp, authz = self.api.get(url, 'fetching an authorization', identifier=name)
+            ident = (authz.get('identifier') or {}).get('value')
+            status = authz.get('status')
+            if status == 'valid':
+                continue
+            if status != 'pending':
+                raise _mark(authz_error(authz, ctype))
+            challenge = find_challenge(authz, ctype)
+            if challenge.get('status') == 'pending':
+                self.api.answer(challenge['url'], identifier=ident)
+            waiting.append((url, ident))
+        deadline = self.client.deadline
+        for url, ident in waiting:
+            authz = poll(lambda u=url, i=ident: self.api.get(u, 'polling the authorization', identifier=i),
+                         lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for validation' % ident)
+            if authz.get('status') != 'valid':
+                raise _mark(authz_error(authz, ctype))
+
+    def _finalize(self, name, order_url, order, csr_pem):
+        der = csrlib.csr_der(csr_pem)
+        deadline = self.client.deadline
+        if order.get('status') == 'pending':
+            order = poll(lambda: self.api.get(order_url, 'polling the order', identifier=name),
+                         lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for the order' % name)
+            if order.get('status') != 'ready':
+                return order
+        try:
+            _resp, order = self.api.finalize(order['finalize'], der, identifier=name)
+        except AcmeProblem as exc:
+            if not exc.is_type('orderNotReady'):
+                raise
+            _resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
+        return order
+
+    def _download(self, name, url):
+        resp = self.api.download(url, identifier=name)
+        certs = csrlib.split_pem_chain(resp.content)
+        if not self.preferred_chain or self._matches(certs):
+            return resp.content, certs
+        for alt in resp.links('alternate'):
+            alt_resp = self.api.download(alt, identifier=name)
+            alt_certs = csrlib.split_pem_chain(alt_resp.content)
+            if self._matches(alt_certs):
+                return alt_resp.content, alt_certs
+        self.warn('%s: no chain issued by %r is offered (have: %s); using the default chain'
+                  % (name, self.preferred_chain, ', '.join(csrlib.chain_names(certs))))
+        return resp.content, certs
+
+    def _matches(self, certs):
+        return self.preferred_chain in csrlib.chain_names(certs)
+
+    def _verify(self, name, certs, private_key, stored):
+        leaf = certs[0]
+        if not csrlib.cert_matches_key(leaf, private_key):
+            raise CertpilotError('%s: the issued certificate does not match the private key; not installed' % name)
+        want = csrlib.identifier_key(stored.get('identifiers') or [])
+        have = csrlib.identifier_key(csrlib.cert_identifiers(leaf))
+        if want != have:
+            raise CertpilotError('%s: the issued certificate names %s but %s were ordered; not installed'
+                                 % (name, ', '.join(v for _t, v in have), ', '.join(v for _t, v in want)))
+        csrlib.check_chain_order(certs)
+        if csrlib.not_after(leaf) <= self.now():
+            raise CertpilotError('%s: the issued certificate is already expired; not installed' % name)

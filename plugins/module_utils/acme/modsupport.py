@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Glue shared by the acme_* modules: common argument spec, key loading, client creation."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import jws
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import client as clientlib
+
+
+def common_argument_spec():
+    return dict(
+        acme_directory=dict(type='str', required=True),
+        account_key_src=dict(type='path'),
+        account_key_content=dict(type='str', no_log=True),
+        account_key_passphrase=dict(type='str', no_log=True),
+        validate_certs=dict(type='bool', default=True),
+        ca_bundle=dict(type='path'),
+        timeout=dict(type='int', default=300),
+    )
+
+
+def missing_libs():
+    """[(library name, import error)] of what is not installed."""
+    missing = []
+    if not clientlib.HAS_REQUESTS:
+        missing.append(('requests', clientlib.REQUESTS_IMPORT_ERROR))
+    if not jws.HAS_CRYPTOGRAPHY:
+        missing.append(('cryptography', jws.CRYPTOGRAPHY_IMPORT_ERROR))
+    return missing
+
+
+def read_key_file(path, passphrase, what):
+    try:
+        with open(path, 'rb') as handle:
+            data = handle.read()
+    except (IOError, OSError) as exc:
+        raise CertpilotError('cannot read %s %s: %s' % (what, path, exc.strerror or exc))
+    return jws.AcmeKey.from_pem(data, passphrase, what)
+
+
+def load_key(params, src='account_key_src', content='account_key_content', passphrase='account_key_passphrase',
+             what='account key'):
+    if params.get(content):
+        return jws.AcmeKey.from_pem(params[content], params.get(passphrase), what)
+    if params.get(src):
+        return read_key_file(params[src], params.get(passphrase), what)
+    return None
+
+
+def make_client(params, pool_size=10):
+    if params['timeout'] is not None and params['timeout'] <= 0:
+        raise CertpilotError('timeout must be a positive number of seconds')
+    verify = params['validate_certs']
+    if verify and params.get('ca_bundle'):
+        if not os.path.isfile(params['ca_bundle']):
+            raise CertpilotError('ca_bundle %s does not exist' % params['ca_bundle'])
+        verify = params['ca_bundle']
+    if not verify:
+        try:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        except Exception:  # pragma: no cover - cosmetic only
+            pass
+    directory = params['acme_directory']
+    if not directory.startswith('https://') and not directory.startswith('http://'):
+        raise CertpilotError('acme_directory must be an https:// URL, got %r' % directory)
+    return clientlib.AcmeClient(directory, verify=verify, deadline=Deadline(params['timeout']), pool_size=pool_size)

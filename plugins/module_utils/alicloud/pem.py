@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prepare a certificate chain and key the way CLB accepts them.
+
+CLB takes RSA only, the key as unencrypted PKCS#1 (``BEGIN RSA PRIVATE KEY``) and
+the chain leaf first, each certificate signed by the next, without blank lines.
+Everything here goes through ``cryptography``; no string surgery on PEM.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import re
+import traceback
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, rsa
+    from cryptography.x509.oid import NameOID, ExtensionOID
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+
+_PEM_CERT = re.compile(br'-----BEGIN CERTIFICATE-----\s*.+?\s*-----END CERTIFICATE-----', re.S)
+NAME_MAX = 80
+
+
+def _b(data):
+    return data.encode('utf-8') if isinstance(data, str) else data
+
+
+def fingerprint_sha1(cert):
+    """SHA-1 of the DER certificate, lowercase hex with colons, as the SLB API shows it."""
+    digest = cert.fingerprint(hashes.SHA1())  # nosec - an identifier, not a security decision
+    return ':'.join('%02x' % c for c in bytearray(digest))
+
+
+def fingerprint_sha256(cert):
+    return ':'.join('%02x' % c for c in bytearray(cert.fingerprint(hashes.SHA256())))
+
+
+def load_certificates(data):
+    blocks = _PEM_CERT.findall(_b(data or b''))
+    if not blocks:
+        raise CertpilotError('The certificate contains no PEM "BEGIN CERTIFICATE" block')
+    certs = []
+    for index, block in enumerate(blocks):
+        try:
+            certs.append(x509.load_pem_x509_certificate(block))
+        except ValueError as exc:
+            raise CertpilotError('Certificate #%d of the chain is not a valid PEM certificate: %s' % (index + 1, exc))
+    return certs
+
+
+def _issued_by(child, parent):
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def order_chain(certs, leaf):
+    """Leaf first, then each certificate's issuer. Certificates outside that chain are an error."""
+    ordered = [leaf]
+    rest = [c for c in certs if c is not leaf]
+    while rest:
+        issuer = next((c for c in rest if _issued_by(ordered[-1], c)), None)
+        if issuer is None:
+            break
+        ordered.append(issuer)
+        rest.remove(issuer)
+    if rest:
+        names = ', '.join(c.subject.rfc4514_string() for c in rest)
+        raise CertpilotError('The certificate chain is broken: %s did not sign %s (or any other certificate of the '
+                             'chain); give the leaf and its intermediates only' % (names, ordered[-1].subject.rfc4514_string()))
+    return ordered
+
+
+def load_private_key(data):
+    try:
+        return serialization.load_pem_private_key(_b(data), password=None)
+    except TypeError:
+        raise CertpilotError('The private key is encrypted; CLB needs an unencrypted key (decrypt it first)')
+    except (ValueError, UnsupportedAlgorithm):
+        # Never echo the key material.
+        raise CertpilotError('The private key is not a valid unencrypted PEM private key')
+
+
+def common_name(cert):
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return attrs[0].value if attrs else None
+
+
+def subject_alt_names(cert):
+    try:
+        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return []
+    return ext.value.get_values_for_type(x509.DNSName)
+
+
+def not_after(cert):
+    value = getattr(cert, 'not_valid_after_utc', None)
+    if value is None:
+        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def sanitize_name(name):
+    """Map any string onto CLB's certificate name rules.
+
+    1-80 characters, starting with a letter, then letters, digits, ``.``, ``_`` and ``-``.
+    A leading ``*.`` (wildcard) becomes ``wildcard.``.
+    """
+    name = (name or '').strip()
+    if name.startswith('*.'):
+        name = 'wildcard.' + name[2:]
+    name = re.sub(r'[^A-Za-z0-9._-]+', '-', name).strip('-')
+    if not name or not name[0].isalpha():
+        name = 'cert-' + name
+    return name[:NAME_MAX].rstrip('-') or 'cert'
+
+
+def default_name(cert):
+    cn = common_name(cert) or (subject_alt_names(cert) or ['cert'])[0]
+    return sanitize_name('%s-%s' % (cn, not_after(cert).strftime('%Y%m%d')))
+
+
+class PreparedCertificate:
+    """What gets uploaded, plus what we know about it. ``key_pem`` is secret."""
+
+    def __init__(self, chain, key_pem, key_converted, reordered):
+        self.chain = chain
+        self.leaf = chain[0]
+        self.cert_pem = ''.join(c.public_bytes(serialization.Encoding.PEM).decode('ascii') for c in chain).strip() + '\n'
+        self.key_pem = key_pem
+        self.key_converted = key_converted
+        self.reordered = reordered
+        self.fingerprint = fingerprint_sha1(self.leaf)
+        self.common_name = common_name(self.leaf)
+        self.subject_alternative_names = subject_alt_names(self.leaf)
+        self.not_after = not_after(self.leaf)
+
+    @property
+    def expire_time(self):
+        return self.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+    def summary(self):
+        return {
+            'fingerprint': self.fingerprint,
+            'common_name': self.common_name,
+            'subject_alternative_names': self.subject_alternative_names,
+            'expire_time': self.expire_time,
+            'chain_length': len(self.chain),
+            'key_converted_to_pkcs1': self.key_converted,
+            'chain_reordered': self.reordered,
+        }
+
+
+def prepare(cert_data, key_data):
+    """Validate and normalise a fullchain + key for UploadServerCertificate."""
+    if not HAS_CRYPTOGRAPHY:
+        raise CertpilotError('The python "cryptography" library is required')
+    certs = load_certificates(cert_data)
+    key = load_private_key(key_data)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertpilotError('The private key is an EC (ECDSA) key, but Alibaba Cloud CLB server certificates must be '
+                             'RSA: issue an RSA certificate for SLB (for example key_type: rsa, 2048 or 4096 bits)')
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)) or not isinstance(key, rsa.RSAPrivateKey):
+        raise CertpilotError('The private key is a %s key, but Alibaba Cloud CLB accepts RSA only: issue an RSA '
+                             'certificate for SLB' % key.__class__.__name__.replace('PrivateKey', '').lstrip('_'))
+    public = key.public_key().public_numbers()
+    leaf = next((c for c in certs if isinstance(c.public_key(), rsa.RSAPublicKey)
+                 and c.public_key().public_numbers() == public), None)
+    if leaf is None:
+        raise CertpilotError('The private key does not match the certificate (no certificate in the chain carries '
+                             'its public key): check that certificate and key belong together')
+    chain = order_chain(certs, leaf)
+    reordered = [id(c) for c in chain] != [id(c) for c in certs]
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode('ascii')
+    converted = b'BEGIN RSA PRIVATE KEY' not in _b(key_data)
+    return PreparedCertificate(chain, key_pem, converted, reordered)

@@ -1,0 +1,379 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Push files over SFTP atomically, validate, reload, verify, and roll back on failure.
+
+Works on any object with the paramiko ``SFTPClient`` subset used here (``open``,
+``stat``, ``chmod``, ``posix_rename``, ``rename``, ``remove``, ``mkdir``), so the
+decision logic is testable without a server.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import hashlib
+import os
+import posixpath
+import ssl
+import uuid
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
+    Retryable, RetryPolicy, call_with_retry)
+
+
+class FileSpec(object):
+    """One remote file: wanted ``data`` (bytes) and ``mode``, or ``state='absent'``."""
+
+    def __init__(self, dest, data=None, mode=0o644, state='present', secret=False, verify=None):
+        if not dest or not posixpath.isabs(dest):
+            raise CertpilotError('file dest must be an absolute path, got %r' % (dest,))
+        if state == 'present' and data is None:
+            raise CertpilotError('file %s: src or content is required when state=present' % dest)
+        self.dest = dest
+        self.data = data
+        self.mode = mode
+        self.state = state
+        self.secret = secret
+        self.verify = verify or []
+
+
+class FileState(object):
+    """What a remote file looks like now and what has to happen to it."""
+
+    def __init__(self, spec, old=None, old_mode=None):
+        self.spec = spec
+        self.old = old
+        self.old_mode = old_mode
+        self.applied = False
+        if spec.state == 'absent':
+            self.action = 'remove' if old is not None else 'none'
+        elif old is None:
+            self.action = 'create'
+        elif old != spec.data:
+            self.action = 'update'
+        elif old_mode is not None and old_mode != spec.mode:
+            self.action = 'chmod'
+        else:
+            self.action = 'none'
+
+    @property
+    def changed(self):
+        return self.action != 'none'
+
+    def summary(self):
+        out = {'dest': self.spec.dest, 'action': self.action, 'changed': self.changed}
+        if self.spec.state == 'present':
+            out['sha256'] = hashlib.sha256(self.spec.data).hexdigest()
+            out['mode'] = '%04o' % self.spec.mode
+        return out
+
+    def diff(self):
+        if self.spec.secret or not self.changed:
+            return None
+        before = _text(self.old) if self.old is not None else ''
+        after = _text(self.spec.data) if self.spec.state == 'present' else ''
+        return {'before_header': self.spec.dest, 'after_header': self.spec.dest,
+                'before': before, 'after': after}
+
+
+def _text(data):
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        return '<binary data, sha256 %s>\n' % hashlib.sha256(data).hexdigest()
+
+
+def _is_missing(exc):
+    return isinstance(exc, (IOError, OSError)) and getattr(exc, 'errno', None) == errno.ENOENT
+
+
+def read_remote(sftp, path):
+    """(content, mode) of a remote file, or (None, None) when it does not exist."""
+    try:
+        attrs = sftp.stat(path)
+    except (IOError, OSError) as exc:
+        if _is_missing(exc):
+            return None, None
+        raise CertpilotError('cannot stat %s: %s' % (path, exc))
+    handle = sftp.open(path, 'rb')
+    try:
+        data = handle.read()
+    finally:
+        handle.close()
+    mode = None if attrs.st_mode is None else attrs.st_mode & 0o7777
+    return data, mode
+
+
+def plan(sftp, specs):
+    """Read every destination and decide what to do with it."""
+    return [FileState(spec, *read_remote(sftp, spec.dest)) for spec in specs]
+
+
+def makedirs(sftp, directory, mode=0o755):
+    missing = []
+    while directory not in ('', '/'):
+        try:
+            sftp.stat(directory)
+            break
+        except (IOError, OSError) as exc:
+            if not _is_missing(exc):
+                raise
+            missing.append(directory)
+            directory = posixpath.dirname(directory)
+    for path in reversed(missing):
+        sftp.mkdir(path, mode)
+
+
+def _replace(sftp, tmp, dest):
+    try:
+        sftp.posix_rename(tmp, dest)
+    except IOError as exc:
+        if _is_missing(exc):
+            raise
+        # Servers without posix-rename@openssh.com: plain SFTP rename refuses to overwrite.
+        try:
+            sftp.remove(dest)
+        except IOError:
+            pass
+        sftp.rename(tmp, dest)
+
+
+def write_atomic(sftp, dest, data, mode):
+    """Upload to a temporary name in the same directory, chmod it before any data, rename over ``dest``."""
+    makedirs(sftp, posixpath.dirname(dest))
+    tmp = posixpath.join(posixpath.dirname(dest), '.%s.certpilot-%s.tmp' % (posixpath.basename(dest), uuid.uuid4().hex[:12]))
+    handle = sftp.open(tmp, 'wb')
+    try:
+        try:
+            sftp.chmod(tmp, mode)
+            handle.write(data)
+        finally:
+            handle.close()
+        _replace(sftp, tmp, dest)
+    except BaseException:
+        try:
+            sftp.remove(tmp)
+        except (IOError, OSError):
+            pass
+        raise
+
+
+def apply(sftp, states):
+    """Make every changed file as wanted; raise on the first error (caller rolls back)."""
+    for state in states:
+        if not state.changed:
+            continue
+        spec = state.spec
+        if state.action == 'remove':
+            sftp.remove(spec.dest)
+        elif state.action == 'chmod':
+            sftp.chmod(spec.dest, spec.mode)
+        else:
+            write_atomic(sftp, spec.dest, spec.data, spec.mode)
+        state.applied = True
+
+
+def rollback(sftp, states):
+    """Put back what every applied change replaced. Returns a list of errors (best effort)."""
+    errors = []
+    for state in reversed(states):
+        if not state.applied:
+            continue
+        dest = state.spec.dest
+        try:
+            if state.old is None:
+                sftp.remove(dest)
+            elif state.action == 'chmod':
+                sftp.chmod(dest, state.old_mode)
+            else:
+                write_atomic(sftp, dest, state.old, state.old_mode if state.old_mode is not None else state.spec.mode)
+            state.applied = False
+        except (IOError, OSError) as exc:
+            errors.append('%s: %s' % (dest, exc))
+    return errors
+
+
+def run_command(client, command, deadline, timeout=60):
+    """Run a remote command; (rc, stdout, stderr). Output is bounded, the wait has a deadline."""
+    wait = max(1.0, deadline.cap(timeout))
+    try:
+        stdin, stdout, stderr = client.exec_command(command, timeout=wait)
+        stdin.close()
+        out = stdout.read(65536).decode('utf-8', 'replace')
+        err = stderr.read(65536).decode('utf-8', 'replace')
+        rc = stdout.channel.recv_exit_status()
+    except Exception as exc:  # socket.timeout, SSHException
+        raise CertpilotError('command %r did not complete within %.0fs: %s' % (command, wait, exc))
+    return rc, out, err
+
+
+def leaf_fingerprint(pem_data):
+    """SHA-256 (lowercase hex) of the first certificate in a PEM bundle, or None."""
+    text = pem_data.decode('ascii', 'replace')
+    begin = text.find('-----BEGIN CERTIFICATE-----')
+    end = text.find('-----END CERTIFICATE-----', begin)
+    if begin < 0 or end < 0:
+        return None
+    der = ssl.PEM_cert_to_DER_cert(text[begin:end + len('-----END CERTIFICATE-----')] + '\n')
+    return hashlib.sha256(der).hexdigest()
+
+
+def normalize_fingerprint(value):
+    return (value or '').replace(':', '').strip().lower()
+
+
+def served_fingerprint(address, port, server_name, deadline, timeout=10):
+    """SHA-256 of the certificate a TLS server presents for ``server_name``.
+
+    Chain validation is deliberately off: the check is an exact fingerprint match
+    with the certificate we just pushed, which is stronger than any chain check.
+    """
+    import socket
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    sock = socket.create_connection((address, int(port)), timeout=max(1.0, deadline.cap(timeout)))
+    try:
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    finally:
+        sock.close()
+    return hashlib.sha256(der).hexdigest()
+
+
+def verify_served(endpoints, expected, deadline, probe=served_fingerprint, attempts=5):
+    """Check every endpoint serves ``expected``; retry briefly (workers take a moment after reload).
+
+    Returns a list of ``{server_name, address, port, fingerprint_sha256, ok, error}``.
+    """
+    expected = normalize_fingerprint(expected)
+    results = []
+    policy = RetryPolicy(attempts=attempts, base=0.3, cap=2.0)
+    for endpoint in endpoints:
+        entry = dict(endpoint)
+        entry['ok'] = False
+
+        def attempt(endpoint=endpoint):
+            try:
+                got = normalize_fingerprint(probe(endpoint['address'], endpoint['port'], endpoint['server_name'], deadline))
+            except (OSError, ssl.SSLError) as exc:
+                raise Retryable(CertpilotError('TLS handshake failed: %s' % exc))
+            if got != expected:
+                raise Retryable(CertpilotError('serves %s, expected %s' % (got, expected)), what=got)
+            return got
+
+        try:
+            entry['fingerprint_sha256'] = call_with_retry(attempt, policy, deadline, what='TLS verification')
+            entry['ok'] = True
+        except CertpilotError as exc:
+            entry['error'] = exc.msg
+        results.append(entry)
+    return results
+
+
+class HostPush(object):
+    """Everything that happens on one host: plan, write, validate, reload, verify, roll back."""
+
+    def __init__(self, name, address, port, specs, validate_command=None, reload_command=None,
+                 username=None, command_timeout=60, verify_attempts=5, probe=served_fingerprint):
+        self.name = name
+        self.address = address
+        self.port = port
+        self.specs = specs
+        self.validate_command = validate_command
+        self.reload_command = reload_command
+        self.username = username
+        self.command_timeout = command_timeout
+        self.verify_attempts = verify_attempts
+        self.probe = probe
+
+    def run(self, connector, deadline, check_mode=False):
+        result = {'name': self.name, 'changed': False, 'files': [], 'validated': False,
+                  'reloaded': False, 'rolled_back': False, 'verified': [], 'diff': []}
+        client = connector.connect(self.address, self.port, deadline, username=self.username)
+        try:
+            sftp = client.open_sftp()
+            try:
+                return self._run(client, sftp, deadline, check_mode, result)
+            finally:
+                sftp.close()
+        finally:
+            client.close()
+
+    def _fail(self, result, msg, **details):
+        details.update(result)
+        details['host'] = self.name
+        raise CertpilotError('%s: %s' % (self.name, msg), **details)
+
+    def _run(self, client, sftp, deadline, check_mode, result):
+        try:
+            states = plan(sftp, self.specs)
+        except (IOError, OSError) as exc:
+            self._fail(result, 'cannot read the current files: %s' % exc)
+        result['files'] = [state.summary() for state in states]
+        result['diff'] = [d for d in (state.diff() for state in states) if d]
+        changed = any(state.changed for state in states)
+        result['changed'] = changed
+        if check_mode:
+            return result
+        if changed:
+            try:
+                apply(sftp, states)
+            except (IOError, OSError) as exc:
+                problems = rollback(sftp, states)
+                result['rolled_back'] = not problems
+                self._fail(result, 'upload failed (%s); previous files restored%s'
+                           % (exc, '' if not problems else ' EXCEPT ' + '; '.join(problems)))
+            if self.validate_command:
+                rc, out, err = run_command(client, self.validate_command, deadline, self.command_timeout)
+                if rc != 0:
+                    self._restore(client, sftp, states, deadline, result, reload=False)
+                    self._fail(result, 'validation command %r failed (rc=%d), previous files restored: %s'
+                               % (self.validate_command, rc, (err or out).strip()), stdout=out, stderr=err)
+                result['validated'] = True
+            if self.reload_command:
+                rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
+                if rc != 0:
+                    self._restore(client, sftp, states, deadline, result, reload=True)
+                    self._fail(result, 'reload command %r failed (rc=%d), previous files restored: %s'
+                               % (self.reload_command, rc, (err or out).strip()), stdout=out, stderr=err)
+                result['reloaded'] = True
+        failures = []
+        for state in states:
+            spec = state.spec
+            if not spec.verify or spec.state != 'present':
+                continue
+            expected = leaf_fingerprint(spec.data)
+            if expected is None:
+                self._fail(result, '%s has verify endpoints but holds no PEM certificate' % spec.dest)
+            checks = verify_served(spec.verify, expected, deadline, probe=self.probe, attempts=self.verify_attempts)
+            result['verified'].extend(checks)
+            failures.extend('%s:%s (%s) %s' % (c['address'], c['port'], c['server_name'], c.get('error', ''))
+                            for c in checks if not c['ok'])
+        if failures:
+            if changed:
+                self._restore(client, sftp, states, deadline, result, reload=bool(self.reload_command))
+                self._fail(result, 'after the reload the new certificate is not served: %s; previous files '
+                           'restored and reloaded' % '; '.join(failures))
+            self._fail(result, 'files are up to date but the served certificate differs: %s' % '; '.join(failures))
+        return result
+
+    def _restore(self, client, sftp, states, deadline, result, reload):
+        problems = rollback(sftp, states)
+        result['rolled_back'] = not problems
+        if problems:
+            result['rollback_errors'] = problems
+        if reload and self.reload_command:
+            rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
+            if rc != 0:
+                result.setdefault('rollback_errors', []).append('reload after rollback failed: %s' % (err or out).strip())
+
+
+def read_local(path):
+    try:
+        with open(os.path.expanduser(path), 'rb') as handle:
+            return handle.read()
+    except (IOError, OSError) as exc:
+        raise CertpilotError('cannot read %s: %s' % (path, exc.strerror or exc))

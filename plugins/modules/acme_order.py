@@ -1,0 +1,264 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: acme_order
+short_description: Decide which certificates need renewal and create or resume their ACME orders
+version_added: 0.1.0
+description:
+  - For every certificate of O(certificates), decides whether it must be (re)issued (missing, names or key type
+    changed, remaining lifetime below O(renew_ratio) of its lifetime or below O(renew_days), the CA's renewal
+    information (ARI, RFC 9773) says so, or O(force)).
+  - Creates a new ACME order, or resumes a still-pending order kept in the O(store) for the same request,
+    generates the private key (unless O(certificates[].reuse_key)) and the CSR, and returns the challenges
+    to publish. Use M(certpilot.tls.acme_finalize) afterwards to validate, finalize and download.
+  - All certificates are handled in one task, concurrently (O(concurrency)), over one keep-alive HTTP session.
+  - The account must exist (see M(certpilot.tls.acme_account)).
+author:
+  - certpilot maintainers (@certpilot)
+extends_documentation_fragment:
+  - certpilot.tls.acme
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be ordered without creating any order on the CA and without writing the store.
+  diff_mode:
+    support: none
+    description: No diff is produced; see the returned RV(certificates).
+options:
+  store:
+    description:
+      - Directory on the host running the module that keeps one sub directory per certificate
+        (key, CSR, certificate, chain, order state, archive). Created with mode 0700 when missing.
+    type: path
+    required: true
+  certificates:
+    description:
+      - The certificates to manage.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Name of the certificate, used as directory name in O(store). Must match C(^[A-Za-z0-9][A-Za-z0-9._-]*$).
+        type: str
+        required: true
+      domains:
+        description:
+          - DNS names and IP addresses (RFC 8738) of the certificate. The first DNS name becomes the subject CN.
+          - Wildcards (C(*.example.com)) need O(certificates[].challenge=dns-01).
+        type: list
+        elements: str
+        required: true
+      key_type:
+        description:
+          - Type of the certificate private key.
+        type: str
+        choices: [ec256, ec384, rsa2048, rsa3072, rsa4096]
+        default: ec256
+      reuse_key:
+        description:
+          - Keep the current private key for the renewed certificate instead of generating a new one.
+        type: bool
+        default: false
+      profile:
+        description:
+          - ACME certificate profile to request (for example C(shortlived) at Let's Encrypt).
+          - Must be offered in the directory C(meta.profiles); the task fails clearly otherwise.
+        type: str
+      challenge:
+        description:
+          - Challenge type to answer.
+        type: str
+        choices: [http-01, dns-01]
+        default: http-01
+  renew_ratio:
+    description:
+      - Renew when the remaining lifetime is less than this fraction of the certificate lifetime.
+      - Default is 1/3, or 1/2 for certificates living less than 10 days.
+    type: float
+  renew_days:
+    description:
+      - Also renew when fewer than this many days remain.
+    type: float
+  force:
+    description:
+      - Order new certificates regardless of the decision.
+    type: bool
+    default: false
+  use_ari:
+    description:
+      - Use ACME Renewal Information (RFC 9773).
+      - V(auto) uses it when the directory offers C(renewalInfo); V(always) fails when it does not; V(never) ignores it.
+      - When used, the renewal window of the CA triggers renewal at a random time inside the window, the answer
+        is cached in the store until its C(Retry-After), and the new order names the replaced certificate.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  concurrency:
+    description:
+      - Maximum number of certificates handled at the same time.
+    type: int
+    default: 10
+'''
+
+EXAMPLES = r'''
+- name: Order what needs ordering
+  certpilot.tls.acme_order:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/certpilot/account.key
+    store: /var/lib/certpilot
+    certificates:
+      - name: www
+        domains: [www.example.com, example.com]
+      - name: api
+        domains: [api.example.com]
+        key_type: rsa2048
+        profile: shortlived
+  register: order
+
+- name: Publish the http-01 challenges
+  ansible.builtin.copy:
+    dest: "/var/www/acme/{{ item.path }}"
+    content: "{{ item.key_authorization }}"
+    mode: "0644"
+  loop: "{{ order.challenges }}"
+  loop_control:
+    label: "{{ item.identifier }}"
+  delegate_to: "{{ groups['web'] | first }}"
+'''
+
+RETURN = r'''
+certificates:
+  description: Per certificate name, what was decided.
+  returned: always
+  type: dict
+  contains:
+    action:
+      description: V(none) (nothing to do), V(order) (new order), V(resume) (stored pending order reused) or V(error).
+      type: str
+    reason:
+      description: Why.
+      type: str
+    order_url:
+      description: URL of the order, null when none.
+      type: str
+    status:
+      description: Order status at the CA (V(would order) in check mode).
+      type: str
+    not_after:
+      description: Expiry (UTC, ISO 8601) of the current certificate, null when there is none.
+      type: str
+    identifiers:
+      description: The identifiers requested.
+      type: list
+      elements: str
+  sample: {"www": {"action": "order", "reason": "no certificate yet", "order_url": "https://ca/order/1",
+           "status": "pending", "not_after": null, "identifiers": ["www.example.com"]}}
+challenges:
+  description: The challenges still to publish, one per pending authorization.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    certificate:
+      description: Certificate name.
+      type: str
+    identifier:
+      description: Domain (or IP) being validated.
+      type: str
+    type:
+      description: Challenge type.
+      type: str
+    token:
+      description: Challenge token (validated against C(^[A-Za-z0-9_-]+$)).
+      type: str
+    path:
+      description: Path relative to the webroot, C(.well-known/acme-challenge/<token>).
+      type: str
+    key_authorization:
+      description: Content to serve for http-01.
+      type: str
+    dns_record:
+      description: TXT record name for dns-01, C(_acme-challenge.<domain>).
+      type: str
+    dns_value:
+      description: TXT record value for dns-01.
+      type: str
+http_requests:
+  description: Number of HTTP requests sent to the ACME server.
+  returned: always
+  type: int
+timings:
+  description: Seconds spent per certificate, and in total.
+  returned: always
+  type: dict
+'''
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import KEY_TYPES
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
+
+
+def main():
+    argument_spec = modsupport.common_argument_spec()
+    argument_spec.update(
+        store=dict(type='path', required=True),
+        certificates=dict(type='list', elements='dict', required=True, options=dict(
+            name=dict(type='str', required=True),
+            domains=dict(type='list', elements='str', required=True),
+            key_type=dict(type='str', choices=list(KEY_TYPES), default='ec256'),
+            reuse_key=dict(type='bool', default=False, no_log=False),
+            profile=dict(type='str'),
+            challenge=dict(type='str', choices=['http-01', 'dns-01'], default='http-01'),
+        )),
+        renew_ratio=dict(type='float'),
+        renew_days=dict(type='float'),
+        force=dict(type='bool', default=False),
+        use_ari=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
+        concurrency=dict(type='int', default=10),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[('account_key_src', 'account_key_content')],
+                           required_one_of=[('account_key_src', 'account_key_content')])
+    for lib, err in modsupport.missing_libs():
+        module.fail_json(msg=missing_required_lib(lib), exception=str(err))
+    params = module.params
+    started = time.monotonic()
+    client = None
+    try:
+        if params['concurrency'] < 1:
+            raise CertpilotError('concurrency must be at least 1')
+        specs = normalize_certificates(params['certificates'])
+        key = modsupport.load_key(params)
+        client = modsupport.make_client(params, pool_size=params['concurrency'])
+        runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
+                             renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])
+        results, challenges, errors = runner.run(specs, params['concurrency'])
+    except CertpilotError as exc:
+        module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
+    for warning in runner.warnings:
+        module.warn(warning)
+    timings = dict((name, r.get('seconds')) for name, r in results.items() if r.get('seconds') is not None)
+    timings['total'] = round(time.monotonic() - started, 3)
+    for r in results.values():
+        r.pop('seconds', None)
+    changed = any(r['action'] in ('order', 'resume') for r in results.values())
+    out = dict(changed=changed, certificates=results, challenges=challenges, http_requests=client.request_count,
+               timings=timings)
+    if errors:
+        module.fail_json(msg='%d of %d certificates failed: %s' % (len(errors), len(results), '; '.join(errors)), **out)
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()

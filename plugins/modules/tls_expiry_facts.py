@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: tls_expiry_facts
+short_description: Check TLS endpoints and certificate files for expiry, chain and name problems
+version_added: 0.1.0
+description:
+  - Completes a TLS handshake with every endpoint (directly or after STARTTLS) and records the leaf
+    certificate and the whole presented chain B(whether or not they verify), then judges them
+    separately with C(cryptography) - expiry, chain validity against the system roots plus
+    O(ca_bundle), and the host name per RFC 6125.
+  - Also reads PEM (or DER) certificate files on the target host.
+  - Every endpoint gets an absolute deadline (O(timeout)) covering name resolution, connect,
+    STARTTLS, handshake and retries; unreachable endpoints become C(error) results, never a task
+    failure, and never stall the others. Endpoints are probed concurrently (O(concurrency) threads).
+  - "Status precedence, most severe first: C(error) (no handshake / unreadable file) >
+    C(expired) > C(invalid) (chain does not validate, name mismatch, or not yet valid) >
+    C(critical) > C(warning) > C(ok)."
+  - A certificate is C(warning) if its days remaining < O(warn_days) OR, when O(warn_ratio) is set,
+    remaining/lifetime < O(warn_ratio); C(critical) likewise with O(critical_days)/O(critical_ratio).
+  - The presented chain is read with C(SSLSocket.get_unverified_chain) (Python 3.13+) or the
+    equivalent CPython-internal call (Python 3.10 to 3.12). On older Pythons only the leaf is
+    available; RV(tls_expiry.results[].chain_source) says which was used.
+author:
+  - certpilot.tls contributors
+requirements:
+  - cryptography >= 3.4 (>= 42 for RFC 5280 path validation; older versions use a manual path check)
+options:
+  endpoints:
+    description:
+      - Endpoints to probe. Each entry is a string V(host), V(host:port), V([v6]:port) (port
+        defaults to 443) or a dictionary with these keys.
+      - C(host) (required) - host name or IP address, may include V(:port) when C(port) is not given.
+      - C(port) - TCP port; defaults to 443, or to the protocol's port with C(starttls)
+        (smtp 25, imap 143, pop3 110, ftp 21, postgres 5432).
+      - C(server_name) - name sent as SNI and checked against the certificate; defaults to C(host).
+      - C(starttls) - plain-text prelude before the handshake, one of V(none) (default), V(smtp),
+        V(imap), V(pop3), V(ftp), V(postgres).
+      - C(name) - label of the result; defaults to C(host:port), or C(server_name@host:port) when
+        the server name differs from the host.
+      - C(address) - connect to this IP address instead of resolving C(host).
+    type: list
+    elements: raw
+    default: []
+  files:
+    description:
+      - Certificate files on the target host (PEM, the leaf first, maybe followed by its chain; or DER).
+      - Each entry is a path or a dictionary with C(path), optional C(name) and optional C(server_name)
+        (when given, the name is checked against the certificate).
+    type: list
+    elements: raw
+    default: []
+  warn_days:
+    description: Warn when fewer days than this remain.
+    type: float
+    default: 21
+  critical_days:
+    description: Critical when fewer days than this remain.
+    type: float
+    default: 7
+  warn_ratio:
+    description:
+      - Also warn when the fraction of the certificate lifetime left is below this (0 to 1).
+      - For short-lived certificates, for example V(0.33).
+    type: float
+  critical_ratio:
+    description: Also critical when the fraction of the lifetime left is below this (0 to 1).
+    type: float
+  timeout:
+    description:
+      - Absolute deadline in seconds per endpoint, covering resolution, connect, STARTTLS,
+        handshake and every retry.
+    type: float
+    default: 5
+  retries:
+    description:
+      - Retries per endpoint of transient network errors (refused, reset, timeout) within
+        O(timeout). TLS alerts and protocol errors are never retried.
+    type: int
+    default: 1
+  concurrency:
+    description: Number of endpoints probed at the same time.
+    type: int
+    default: 64
+  ca_bundle:
+    description: PEM file on the target host with extra trust anchors (for example a private CA).
+    type: path
+  system_roots:
+    description: Trust the system's root certificates in addition to O(ca_bundle).
+    type: bool
+    default: true
+  fail_on:
+    description:
+      - Fail the task (after returning all facts) when a result has one of these statuses.
+      - V(never) never fails; V(error) fails on C(error), C(expired) and C(invalid) (broken now);
+        V(critical) also on C(critical); V(warning) on anything but C(ok).
+    type: str
+    choices: [never, error, critical, warning]
+    default: never
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it runs the same in check mode.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+notes:
+  - Certificates are fetched with verification off on purpose, so that a bad certificate is
+    reported instead of hiding behind a handshake error. Never use the fetched chain as trusted.
+seealso:
+  - name: certpilot.tls.expiry_report role
+    description: HTML, Markdown, CSV, JSON and Prometheus reports built on this module.
+    link: https://example.invalid/certpilot/tls/blob/main/roles/expiry_report/README.md
+'''
+
+EXAMPLES = r'''
+- name: Check public endpoints and a local certificate
+  certpilot.tls.tls_expiry_facts:
+    endpoints:
+      - www.example.com
+      - "[2001:db8::10]:8443"
+      - host: mail.example.com
+        starttls: smtp
+        port: 587
+      - host: lb.example.com
+        address: 192.0.2.10
+        server_name: shop.example.com
+    files:
+      - /etc/nginx/tls/fullchain.pem
+    warn_days: 21
+    critical_days: 7
+
+- name: Short-lived certificates, fail the job when anything is critical or worse
+  certpilot.tls.tls_expiry_facts:
+    endpoints: "{{ groups['web'] | map('extract', hostvars, 'ansible_host') | list }}"
+    warn_days: 2
+    critical_days: 1
+    warn_ratio: 0.33
+    critical_ratio: 0.15
+    fail_on: critical
+
+- name: Show what needs attention
+  ansible.builtin.debug:
+    msg: "{{ item.name }}: {{ item.status }} - {{ item.reason }}"
+  loop: "{{ tls_expiry.results | rejectattr('status', 'equalto', 'ok') }}"
+'''
+
+RETURN = r'''
+tls_expiry:
+  description: The facts; also set as the fact C(tls_expiry).
+  returned: always
+  type: dict
+  contains:
+    checked_at:
+      description: When the certificates were judged (ISO 8601 UTC).
+      type: str
+      sample: '2026-11-24T12:00:00Z'
+    verifier:
+      description: Chain validation engine used (C(cryptography.x509.verification) or C(manual)).
+      type: str
+      sample: cryptography.x509.verification
+    thresholds:
+      description: The warn/critical limits applied.
+      type: dict
+      sample: {warn_days: 21.0, critical_days: 7.0, warn_ratio: null, critical_ratio: null}
+    summary:
+      description: Counts per status and the soonest expiring certificate.
+      type: dict
+      contains:
+        total:
+          description: Number of results.
+          type: int
+        ok:
+          description: Results with status C(ok).
+          type: int
+        warning:
+          description: Results with status C(warning).
+          type: int
+        critical:
+          description: Results with status C(critical).
+          type: int
+        invalid:
+          description: Results with status C(invalid).
+          type: int
+        expired:
+          description: Results with status C(expired).
+          type: int
+        error:
+          description: Results with status C(error).
+          type: int
+        earliest:
+          description: C(name), C(not_after) and C(days_remaining) of the soonest expiring leaf, or null.
+          type: dict
+          sample: {name: 'www.example.com:443', not_after: '2026-12-01T00:00:00Z', days_remaining: 6.5}
+    results:
+      description: One entry per endpoint then per file, in input order.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: Label of the endpoint or file.
+          type: str
+        source:
+          description: C(endpoint) or C(file).
+          type: str
+        host:
+          description: Host probed (for files, the inventory host).
+          type: str
+        port:
+          description: TCP port (null for files).
+          type: int
+        server_name:
+          description: SNI sent and name checked against the certificate.
+          type: str
+        starttls:
+          description: STARTTLS protocol used.
+          type: str
+        address:
+          description: IP address connected to.
+          type: str
+        path:
+          description: File path (files only).
+          type: str
+        status:
+          description: One of C(ok), C(warning), C(critical), C(invalid), C(expired), C(error).
+          type: str
+          sample: ok
+        reason:
+          description: Why the status is not C(ok) (null when ok).
+          type: str
+          sample: expires in 3.0 days (< 7 days)
+        days_remaining:
+          description: Days until the leaf expires (negative when expired).
+          type: float
+          sample: 42.5
+        remaining_ratio:
+          description: Fraction of the leaf lifetime left (0 to 1).
+          type: float
+        not_before:
+          description: Leaf notBefore (ISO 8601 UTC).
+          type: str
+        not_after:
+          description: Leaf notAfter (ISO 8601 UTC).
+          type: str
+        subject:
+          description: Leaf subject (RFC 4514).
+          type: str
+        issuer:
+          description: Leaf issuer (RFC 4514).
+          type: str
+        sans:
+          description: DNS and IP subjectAltNames of the leaf.
+          type: list
+          elements: str
+        serial:
+          description: Serial number, lower-case hex.
+          type: str
+        fingerprint_sha256:
+          description: SHA-256 of the leaf DER, lower-case hex.
+          type: str
+        key_type:
+          description: C(RSA), C(EC), C(Ed25519), C(Ed448) or C(DSA).
+          type: str
+        key_bits:
+          description: Key size in bits (curve size for EC).
+          type: int
+        signature_algorithm:
+          description: Signature algorithm of the leaf.
+          type: str
+          sample: sha256WithRSAEncryption
+        chain_valid:
+          description: Whether the presented chain validates to a trust anchor now (independent of the name).
+          type: bool
+        chain_error:
+          description: Why the chain does not validate.
+          type: str
+        hostname_match:
+          description: Whether server_name matches the leaf per RFC 6125 (null for files without server_name).
+          type: bool
+        earliest_chain_expiry:
+          description: Soonest notAfter in the presented chain, leaf included (ISO 8601 UTC).
+          type: str
+        chain:
+          description: Presented chain, leaf first (subject, issuer, not_before, not_after, serial, fingerprint_sha256).
+          type: list
+          elements: dict
+        chain_source:
+          description: How the chain was read (C(public), C(private), C(leaf-only) or C(file)).
+          type: str
+        tls_version:
+          description: Negotiated protocol version.
+          type: str
+          sample: TLSv1.3
+        error:
+          description: Why no certificate could be obtained (status C(error)).
+          type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import (
+        HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Options, collect
+    from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+except ImportError as exc:  # pragma: no cover
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR = exc
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            endpoints=dict(type='list', elements='raw', default=[]),
+            files=dict(type='list', elements='raw', default=[]),
+            warn_days=dict(type='float', default=21),
+            critical_days=dict(type='float', default=7),
+            warn_ratio=dict(type='float'),
+            critical_ratio=dict(type='float'),
+            timeout=dict(type='float', default=5),
+            retries=dict(type='int', default=1),
+            concurrency=dict(type='int', default=64),
+            ca_bundle=dict(type='path'),
+            system_roots=dict(type='bool', default=True),
+            fail_on=dict(type='str', default='never', choices=['never', 'error', 'critical', 'warning']),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+    params = module.params
+    try:
+        options = Options(
+            warn_days=params['warn_days'], critical_days=params['critical_days'],
+            warn_ratio=params['warn_ratio'], critical_ratio=params['critical_ratio'],
+            timeout=params['timeout'], retries=params['retries'], concurrency=params['concurrency'],
+            ca_bundle=params['ca_bundle'], system_roots=params['system_roots'], fail_on=params['fail_on'])
+        facts, failing = collect(params['endpoints'], params['files'], options,
+                                 host=_target_host())
+    except CertpilotError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    result = dict(changed=False, tls_expiry=facts, ansible_facts=dict(tls_expiry=facts))
+    if failing:
+        summary = facts['summary']
+        module.fail_json(
+            msg='fail_on=%s: %s (of %d checked: %s)' % (
+                params['fail_on'], ', '.join('%d %s' % (summary[s], s) for s in failing), summary['total'],
+                ', '.join(r['name'] for r in facts['results'] if r['status'] in failing)[:500]),
+            **result)
+    module.exit_json(**result)
+
+
+def _target_host():
+    import socket
+    try:
+        return socket.gethostname()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""End to end: acme_account + acme_order + challenge files + acme_finalize against the sandbox pebble."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import stat
+import uuid
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
+
+PLAYBOOK = r'''
+- name: ACME issuance
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/certpilot.tls.acme:
+      acme_directory: "{{ acme_directory }}"
+      ca_bundle: "{{ acme_ca_bundle }}"
+      account_key_src: "{{ account_key }}"
+      timeout: 240
+  tasks:
+    - name: Account
+      certpilot.tls.acme_account:
+        generate_account_key: true
+        terms_agreed: true
+        contact: ["mailto:pki@example.test"]
+    - name: Order
+      certpilot.tls.acme_order:
+        store: "{{ store }}"
+        certificates: "{{ certificates }}"
+        concurrency: 10
+      register: order
+    - name: Challenge files
+      ansible.builtin.copy:
+        dest: "{{ webroot }}/{{ item.path }}"
+        content: "{{ wrong_content.get(item.certificate, item.key_authorization) }}"
+        mode: "0644"
+      loop: "{{ order.challenges }}"
+      loop_control:
+        label: "{{ item.identifier }}"
+    - name: Finalize
+      certpilot.tls.acme_finalize:
+        store: "{{ store }}"
+        concurrency: 10
+      ignore_errors: "{{ finalize_may_fail }}"
+      register: finalize
+'''
+
+
+def _vars(sandbox, tmp_path, certificates, wrong=None, key=None):
+    return {
+        'acme_directory': sandbox['acme']['directory'],
+        'acme_ca_bundle': sandbox['acme']['ca_bundle'],
+        'account_key': str(key or (tmp_path / 'account.key')),
+        'store': str(tmp_path / 'store'),
+        'certificates': certificates,
+        'webroot': sandbox['hosts']['web1']['webroot'],
+        'wrong_content': wrong or {},
+        'finalize_may_fail': bool(wrong),
+    }
+
+
+def _client(sandbox):
+    return AcmeClient(sandbox['acme']['directory'], verify=sandbox['acme']['ca_bundle'], deadline=Deadline(60))
+
+
+def _order_urls(sandbox, key_path):
+    """Every order URL pebble lists for the account of ``key_path`` (None: no account)."""
+    with open(key_path, 'rb') as handle:
+        key = AcmeKey.from_pem(handle.read())
+    client = _client(sandbox)
+    account = Account(client, key).find()
+    if account is None:
+        return None
+    resp = client.post_as_get(account.data['orders'])
+    return list(resp.json.get('orders') or [])
+
+
+def _load_chain(path):
+    with open(path, 'rb') as handle:
+        return x509.load_pem_x509_certificates(handle.read())
+
+
+def _assert_chains_to_root(sandbox, fullchain_path):
+    certs = _load_chain(fullchain_path)
+    assert len(certs) >= 2, 'fullchain has the leaf and at least one intermediate'
+    for child, parent in zip(certs, certs[1:]):
+        child.verify_directly_issued_by(parent)
+    roots = [x509.load_pem_x509_certificate(open(p, 'rb').read()) for p in sandbox['acme']['roots']]
+    errors = []
+    for root in roots:
+        try:
+            certs[-1].verify_directly_issued_by(root)
+            return
+        except (ValueError, TypeError, Exception) as exc:  # InvalidSignature and friends
+            errors.append(repr(exc))
+    raise AssertionError('%s does not chain to any pebble root: %s' % (fullchain_path, errors))
+
+
+def _sans(cert):
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return sorted([n for n in san.get_values_for_type(x509.DNSName)]
+                  + [a.compressed for a in san.get_values_for_type(x509.IPAddress)])
+
+
+def _public(obj):
+    return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _store_files(store):
+    found = []
+    for root, _dirs, files in os.walk(store):
+        found.extend(os.path.join(root, f) for f in files)
+    return found
+
+
+def _certificates(prefix, count):
+    certs = []
+    for index in range(count):
+        spec = {'name': '%s-%02d' % (prefix, index), 'domains': ['%s-%02d.example.test' % (prefix, index)]}
+        if index % 4 == 1:
+            spec['key_type'] = 'rsa2048'
+        if index % 4 == 2:
+            spec['key_type'] = 'ec384'
+        certs.append(spec)
+    certs[0]['domains'] = ['%s-00.example.test' % prefix, 'www.%s-00.example.test' % prefix, '127.42.0.11']
+    return certs
+
+
+@pytest.mark.timeout(900)
+def test_bulk_issue_check_mode_and_idempotence(sandbox, run_playbook, tmp_path):
+    prefix = 'b' + uuid.uuid4().hex[:6]
+    certificates = _certificates(prefix, 20)
+    extra = _vars(sandbox, tmp_path, certificates)
+    key_path = extra['account_key']
+
+    # check mode with no key and no account: nothing is created anywhere
+    res = run_playbook(PLAYBOOK, extra_vars=extra, check=True)
+    assert res.rc == 0, res.explain()
+    assert not os.path.exists(key_path), 'check mode must not write the account key'
+    assert not os.path.exists(extra['store']) or _store_files(extra['store']) == []
+    order = res.task_results('Order')['localhost']
+    assert order['changed'] is True
+    assert sorted(order['certificates']) == sorted(c['name'] for c in certificates)
+    assert all(r['action'] == 'order' and r['order_url'] is None for r in order['certificates'].values())
+
+    # create the account only, then check mode again: the account has no order afterwards
+    acct = run_playbook(PLAYBOOK, extra_vars=extra, extra_args=['--tags', 'never-matches', '--start-at-task', 'Account'])
+    assert acct.rc == 0, acct.explain()
+    res = run_playbook(PLAYBOOK.replace('    - name: Order', '    - name: Order\n      check_mode: true', 1)
+                       .replace('    - name: Finalize', '    - name: Finalize\n      check_mode: true', 1),
+                       extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    assert os.path.exists(key_path)
+    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    assert _order_urls(sandbox, key_path) == [], 'check mode must not create orders on the CA'
+    assert not os.path.exists(extra['store']) or _store_files(extra['store']) == []
+
+    # the real run: 20 certificates, one task each step
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    order = res.task_results('Order')['localhost']
+    assert all(r['action'] == 'order' for r in order['certificates'].values()), order['certificates']
+    assert order['http_requests'] > 0
+    idents = sorted(ch['identifier'] for ch in order['challenges'])
+    assert idents == sorted(d for c in certificates for d in c['domains'])
+    final = res.task_results('Finalize')['localhost']
+    assert final['changed'] is True
+    orders_after_first = _order_urls(sandbox, key_path)
+    assert len(orders_after_first) == 20
+
+    for spec in certificates:
+        result = final['certificates'][spec['name']]
+        assert result['error'] is None and result['changed'] is True
+        _assert_chains_to_root(sandbox, result['fullchain_path'])
+        leaf = _load_chain(result['cert_path'])[0]
+        assert _sans(leaf) == sorted(spec['domains'])
+        assert format(leaf.serial_number, 'x') == result['serial']
+        with open(result['key_path'], 'rb') as handle:
+            key = serialization.load_pem_private_key(handle.read(), None)
+        assert _public(key) == _public(leaf), '%s: key and certificate do not match' % spec['name']
+        want_type = spec.get('key_type', 'ec256')
+        assert (want_type.startswith('rsa') and key.key_size == int(want_type[3:])) or \
+            (want_type == 'ec256' and key.curve.name == 'secp256r1') or \
+            (want_type == 'ec384' and key.curve.name == 'secp384r1')
+        assert stat.S_IMODE(os.stat(result['key_path']).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(result['key_path'])).st_mode) == 0o700
+        with open(result['fullchain_path'], 'rb') as a, open(result['cert_path'], 'rb') as b, \
+                open(result['chain_path'], 'rb') as c:
+            assert a.read() == b.read() + c.read()
+        stored = json.load(open(os.path.join(extra['store'], spec['name'], 'order.json')))
+        assert stored['status'] == 'done'
+        assert not os.path.exists(os.path.join(extra['store'], spec['name'], 'pending'))
+
+    # the daily re-run: nothing changes, no new order, finalize sends no request
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    assert res.changed('localhost') == 0, res.explain()
+    order = res.task_results('Order')['localhost']
+    assert all(r['action'] == 'none' for r in order['certificates'].values())
+    assert order['challenges'] == []
+    assert res.task_results('Finalize')['localhost']['http_requests'] == 0
+    assert _order_urls(sandbox, key_path) == orders_after_first
+
+
+@pytest.mark.timeout(600)
+def test_one_wrong_http01_response_does_not_lose_the_others(sandbox, run_playbook, tmp_path):
+    prefix = 'w' + uuid.uuid4().hex[:6]
+    certificates = [{'name': '%s-%d' % (prefix, i), 'domains': ['%s-%d.example.test' % (prefix, i)]} for i in range(3)]
+    bad = certificates[1]['name']
+    extra = _vars(sandbox, tmp_path, certificates, wrong={bad: 'not-the-key-authorization'})
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    final = res.task_results('Finalize')['localhost']
+    assert final['failed'] is True
+    assert bad in final['msg'] and '1 of 3' in final['msg']
+    err = final['certificates'][bad]['error']
+    assert '%s.example.test' % bad in err and 'http-01' in err, err
+    for spec in certificates:
+        if spec['name'] == bad:
+            assert final['certificates'][bad]['changed'] is False
+            assert not os.path.exists(os.path.join(extra['store'], bad, 'cert.pem'))
+            stored = json.load(open(os.path.join(extra['store'], bad, 'order.json')))
+            assert stored['status'] == 'failed'
+        else:
+            result = final['certificates'][spec['name']]
+            assert result['changed'] is True and result['error'] is None
+            _assert_chains_to_root(sandbox, result['fullchain_path'])
+
+    # the next run orders the failed one again (new order, not the failed one) and succeeds
+    extra['wrong_content'] = {}
+    extra['finalize_may_fail'] = False
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    order = res.task_results('Order')['localhost']
+    assert order['certificates'][bad]['action'] == 'order'
+    assert [r['action'] for n, r in sorted(order['certificates'].items()) if n != bad] == ['none', 'none']
+    assert res.task_results('Finalize')['localhost']['certificates'][bad]['changed'] is True
+
+
+@pytest.mark.timeout(600)
+def test_resume_pending_order(sandbox, run_playbook, tmp_path):
+    """An order left pending (finalize never ran) is resumed, not re-created."""
+    prefix = 'r' + uuid.uuid4().hex[:6]
+    certificates = [{'name': prefix, 'domains': ['%s.example.test' % prefix]}]
+    extra = _vars(sandbox, tmp_path, certificates)
+    playbook = PLAYBOOK.split('    - name: Challenge files')[0]
+    first = run_playbook(playbook, extra_vars=extra)
+    assert first.rc == 0, first.explain()
+    url = first.task_results('Order')['localhost']['certificates'][prefix]['order_url']
+    second = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert second.rc == 0, second.explain()
+    result = second.task_results('Order')['localhost']['certificates'][prefix]
+    assert result['action'] == 'resume' and result['order_url'] == url
+    assert second.task_results('Finalize')['localhost']['certificates'][prefix]['changed'] is True
+    assert _order_urls(sandbox, extra['account_key']) == [url]
+
+
+@pytest.mark.timeout(300)
+def test_wildcard_needs_dns01_and_bad_names_fail_clearly(sandbox, run_playbook, tmp_path):
+    extra = _vars(sandbox, tmp_path, [{'name': 'wild', 'domains': ['*.example.test']}])
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    order = res.task_results('Order')['localhost']
+    assert order['failed'] is True and 'dns-01' in order['msg'] and 'Traceback' not in res.stdout
+    extra = _vars(sandbox, tmp_path, [{'name': '../escape', 'domains': ['x.example.test']}])
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    order = res.task_results('Order')['localhost']
+    assert order['failed'] is True and 'invalid certificate name' in order['msg']

@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Decision logic of the SFTP push: plan, atomic write, rollback, validate/reload/verify failures."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import errno
+import hashlib
+import posixpath
+
+import pytest
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.ssh import push
+from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import parse_mode, run_push
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class _Attrs(object):
+    def __init__(self, mode):
+        self.st_mode = mode
+
+
+class _Handle(object):
+    def __init__(self, fs, path, mode):
+        self.fs, self.path, self.mode = fs, path, mode
+        self.buf = b''
+        if 'w' in mode:
+            fs.files[path] = [b'', 0o100644]
+
+    def read(self, size=None):
+        return self.fs.files[self.path][0]
+
+    def write(self, data):
+        if self.fs.fail_write_on and self.path.endswith('.tmp') and self.fs.fail_write_on in self.path:
+            raise IOError(errno.ENOSPC, 'No space left on device')
+        self.fs.files[self.path][0] += data
+        self.fs.writes.append((self.path, self.fs.files[self.path][1] & 0o7777, data))
+
+    def close(self):
+        pass
+
+
+class FakeSFTP(object):
+    """An in-memory SFTP server subset with a journal of operations."""
+
+    def __init__(self, files=None, posix_rename=True):
+        self.files = dict((k, [v[0], 0o100000 | v[1]]) for k, v in (files or {}).items())
+        self.dirs = set(['/'])
+        for path in self.files:
+            d = posixpath.dirname(path)
+            while d not in self.dirs:
+                self.dirs.add(d)
+                d = posixpath.dirname(d)
+        self.ops = []
+        self.writes = []
+        self.fail_write_on = None
+        self.has_posix_rename = posix_rename
+
+    def stat(self, path):
+        if path in self.files:
+            return _Attrs(self.files[path][1])
+        if path in self.dirs:
+            return _Attrs(0o040755)
+        raise IOError(errno.ENOENT, 'No such file')
+
+    def open(self, path, mode='rb'):
+        if 'w' in mode and posixpath.dirname(path) not in self.dirs:
+            raise IOError(errno.ENOENT, 'No such directory')
+        if 'r' in mode and path not in self.files:
+            raise IOError(errno.ENOENT, 'No such file')
+        self.ops.append(('open', path, mode))
+        return _Handle(self, path, mode)
+
+    def chmod(self, path, mode):
+        self.ops.append(('chmod', path, mode))
+        self.files[path][1] = 0o100000 | mode
+
+    def posix_rename(self, old, new):
+        if not self.has_posix_rename:
+            raise IOError('Operation unsupported')
+        self.ops.append(('posix_rename', old, new))
+        self.files[new] = self.files.pop(old)
+
+    def rename(self, old, new):
+        if new in self.files:
+            raise IOError('Failure')
+        self.ops.append(('rename', old, new))
+        self.files[new] = self.files.pop(old)
+
+    def remove(self, path):
+        if path not in self.files:
+            raise IOError(errno.ENOENT, 'No such file')
+        self.ops.append(('remove', path))
+        del self.files[path]
+
+    def mkdir(self, path, mode=0o777):
+        self.ops.append(('mkdir', path, mode))
+        self.dirs.add(path)
+
+    def close(self):
+        pass
+
+    def content(self, path):
+        return self.files[path][0]
+
+    def mode(self, path):
+        return self.files[path][1] & 0o7777
+
+
+class _Stream(object):
+    def __init__(self, data, rc):
+        self.data = data
+        self.channel = self
+        self.rc = rc
+
+    def read(self, size=-1):
+        return self.data
+
+    def recv_exit_status(self):
+        return self.rc
+
+    def close(self):
+        pass
+
+
+class FakeClient(object):
+    """SSH client double: commands answer from a table, the SFTP side is a FakeSFTP."""
+
+    def __init__(self, sftp, commands=None):
+        self.sftp = sftp
+        self.commands = commands or {}
+        self.ran = []
+
+    def open_sftp(self):
+        return self.sftp
+
+    def exec_command(self, command, timeout=None):
+        self.ran.append(command)
+        answer = self.commands.get(command, (0, b'', b''))
+        if callable(answer):
+            answer = answer(self)
+        rc, out, err = answer
+        return _Stream(b'', 0), _Stream(out, rc), _Stream(err, rc)
+
+    def close(self):
+        pass
+
+
+class FakeConnector(object):
+    def __init__(self, clients):
+        self.clients = clients
+
+    def connect(self, address, port, deadline, username=None):
+        client = self.clients[address]
+        if isinstance(client, Exception):
+            raise client
+        return client
+
+
+def make_cert(cn):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return pem, key_pem, hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def test_plan_actions():
+    sftp = FakeSFTP({'/c/same.pem': (b'A', 0o644), '/c/diff.pem': (b'old', 0o644), '/c/mode.pem': (b'M', 0o644),
+                     '/c/gone.pem': (b'G', 0o644)})
+    specs = [push.FileSpec('/c/same.pem', b'A', 0o644), push.FileSpec('/c/diff.pem', b'new', 0o644),
+             push.FileSpec('/c/mode.pem', b'M', 0o600), push.FileSpec('/c/new.pem', b'N', 0o644),
+             push.FileSpec('/c/gone.pem', state='absent'), push.FileSpec('/c/never.pem', state='absent')]
+    actions = [s.action for s in push.plan(sftp, specs)]
+    assert actions == ['none', 'update', 'chmod', 'create', 'remove', 'none']
+
+
+def test_write_is_atomic_and_key_mode_set_before_data():
+    sftp = FakeSFTP({'/etc/certs/privkey.pem': (b'OLDKEY', 0o600)})
+    push.write_atomic(sftp, '/etc/certs/privkey.pem', b'NEWKEY', 0o600)
+    assert sftp.content('/etc/certs/privkey.pem') == b'NEWKEY'
+    assert sftp.mode('/etc/certs/privkey.pem') == 0o600
+    # every byte of key data was written while the temp file already had mode 0600
+    assert sftp.writes and all(mode == 0o600 for _path, mode, _data in sftp.writes)
+    renames = [op for op in sftp.ops if op[0] == 'posix_rename']
+    assert len(renames) == 1 and renames[0][2] == '/etc/certs/privkey.pem'
+    assert posixpath.dirname(renames[0][1]) == '/etc/certs' and renames[0][1] != '/etc/certs/privkey.pem'
+    # the destination itself was never opened for writing
+    assert not [op for op in sftp.ops if op[0] == 'open' and op[1] == '/etc/certs/privkey.pem' and 'w' in op[2]]
+    assert [p for p in sftp.files if p.endswith('.tmp')] == []
+
+
+def test_write_without_posix_rename_falls_back():
+    sftp = FakeSFTP({'/x/a': (b'1', 0o644)}, posix_rename=False)
+    push.write_atomic(sftp, '/x/a', b'2', 0o644)
+    assert sftp.content('/x/a') == b'2'
+    assert [p for p in sftp.files if p.endswith('.tmp')] == []
+
+
+def test_write_creates_missing_directories():
+    sftp = FakeSFTP()
+    push.write_atomic(sftp, '/srv/certs/site/fullchain.pem', b'X', 0o644)
+    assert ('mkdir', '/srv', 0o755) in sftp.ops and ('mkdir', '/srv/certs/site', 0o755) in sftp.ops
+    assert sftp.content('/srv/certs/site/fullchain.pem') == b'X'
+
+
+def test_failed_upload_leaves_no_temp_and_rollback_restores():
+    sftp = FakeSFTP({'/c/cert.pem': (b'oldcert', 0o644), '/c/key.pem': (b'oldkey', 0o600)})
+    states = push.plan(sftp, [push.FileSpec('/c/cert.pem', b'newcert', 0o644),
+                              push.FileSpec('/c/key.pem', b'newkey', 0o600, secret=True)])
+    sftp.fail_write_on = 'key.pem'
+    with pytest.raises(IOError):
+        push.apply(sftp, states)
+    assert sftp.content('/c/cert.pem') == b'newcert'
+    assert [s.applied for s in states] == [True, False]
+    assert push.rollback(sftp, states) == []
+    assert sftp.content('/c/cert.pem') == b'oldcert' and sftp.content('/c/key.pem') == b'oldkey'
+    assert [p for p in sftp.files if p.endswith('.tmp')] == []
+
+
+def test_rollback_removes_created_files():
+    sftp = FakeSFTP()
+    states = push.plan(sftp, [push.FileSpec('/n/cert.pem', b'c', 0o644)])
+    push.apply(sftp, states)
+    assert '/n/cert.pem' in sftp.files
+    push.rollback(sftp, states)
+    assert '/n/cert.pem' not in sftp.files
+
+
+def _params(files, **extra):
+    params = {'targets': [{'name': 'h1', 'address': '10.0.0.1', 'port': 22, 'files': []}], 'files': files,
+              'username': 'root', 'validate_command': 'nginx -t', 'reload_command': 'nginx -s reload',
+              'concurrency': 2, 'command_timeout': 5, 'total_timeout': 20}
+    params.update(extra)
+    return params
+
+
+def test_validate_failure_restores_old_files_and_skips_reload():
+    sftp = FakeSFTP({'/c/cert.pem': (b'oldcert', 0o644)})
+    client = FakeClient(sftp, {'nginx -t': (1, b'', b'nginx: [emerg] unknown directive "sl_certificate"')})
+    result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'newcert'}]),
+                      connector=FakeConnector({'10.0.0.1': client}))
+    assert result['failed_hosts'] == ['h1']
+    assert 'unknown directive' in result['hosts']['h1']['error']
+    assert result['hosts']['h1']['rolled_back'] is True
+    assert result['changed'] is False
+    assert sftp.content('/c/cert.pem') == b'oldcert'
+    assert 'nginx -s reload' not in client.ran
+
+
+def test_verify_mismatch_rolls_back_and_reloads_again():
+    new_pem, _key, new_fp = make_cert('new.example.test')
+    old_pem, _key2, old_fp = make_cert('old.example.test')
+    sftp = FakeSFTP({'/c/fullchain.pem': (old_pem, 0o644)})
+    client = FakeClient(sftp)
+    served = []
+
+    def probe(address, port, server_name, deadline):
+        served.append((address, port, server_name))
+        return old_fp  # nginx keeps serving the old certificate
+
+    params = _params([{'dest': '/c/fullchain.pem', 'content': new_pem.decode(),
+                       'verify': [{'server_name': 'new.example.test', 'port': 5443}]}])
+    hosts = None
+    from ansible_collections.certpilot.tls.plugins.module_utils.ssh import runner
+    hosts = runner.build_hosts(params)
+    hosts[0].probe = probe
+    hosts[0].verify_attempts = 2
+    with pytest.raises(CertpilotError) as info:
+        hosts[0].run(FakeConnector({'10.0.0.1': client}), Deadline(20))
+    assert 'not served' in info.value.msg and new_fp in info.value.msg
+    assert info.value.details['rolled_back'] is True
+    assert sftp.content('/c/fullchain.pem') == old_pem
+    assert client.ran == ['nginx -t', 'nginx -s reload', 'nginx -s reload']
+    assert served[0] == ('10.0.0.1', 5443, 'new.example.test')
+
+
+def test_verify_success_and_second_run_unchanged():
+    pem, key, fp = make_cert('ok.example.test')
+    sftp = FakeSFTP()
+    client = FakeClient(sftp)
+    from ansible_collections.certpilot.tls.plugins.module_utils.ssh import runner
+    params = _params([{'dest': '/c/fullchain.pem', 'content': pem.decode(), 'verify': [{'server_name': 'ok.example.test'}]},
+                      {'dest': '/c/privkey.pem', 'content': key.decode(), 'mode': '0600', 'secret': True}])
+    for expected_changed, expected_cmds in ((True, ['nginx -t', 'nginx -s reload']), (False, [])):
+        client.ran = []
+        host = runner.build_hosts(params)[0]
+        host.probe = lambda a, p, s, d: fp.upper()  # fingerprints compare case-insensitively
+        result = host.run(FakeConnector({'10.0.0.1': client}), Deadline(20))
+        assert result['changed'] is expected_changed
+        assert client.ran == expected_cmds
+        assert result['verified'][0]['ok'] is True
+    assert sftp.mode('/c/privkey.pem') == 0o600
+    # the key never appears in a diff
+    assert all('PRIVATE KEY' not in d['after'] for d in result['diff'])
+
+
+def test_check_mode_writes_nothing_and_reports_diff():
+    sftp = FakeSFTP({'/c/cert.pem': (b'old\n', 0o644), '/c/key.pem': (b'oldkey', 0o600)})
+    client = FakeClient(sftp)
+    result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'new\n'},
+                               {'dest': '/c/key.pem', 'content': 'newkey', 'secret': True, 'mode': '0600'}]),
+                      check_mode=True, connector=FakeConnector({'10.0.0.1': client}))
+    assert result['changed'] is True
+    assert client.ran == []
+    assert [op for op in sftp.ops if op[0] != 'open' or 'w' in op[2]] == []
+    assert len(result['diff']) == 1 and result['diff'][0]['before'] == 'old\n' and result['diff'][0]['after'] == 'new\n'
+    assert result['diff'][0]['before_header'] == 'h1:/c/cert.pem'
+
+
+def test_one_host_down_does_not_stop_others():
+    ok = FakeSFTP()
+    params = _params([{'dest': '/c/cert.pem', 'content': 'x'}])
+    params['targets'] = [{'name': 'down', 'address': '10.0.0.9', 'port': 22},
+                         {'name': 'up', 'address': '10.0.0.1', 'port': 22}]
+    result = run_push(params, connector=FakeConnector({'10.0.0.9': CertpilotError('cannot connect to 10.0.0.9:22'),
+                                                       '10.0.0.1': FakeClient(ok)}))
+    assert result['failed_hosts'] == ['down']
+    assert result['hosts']['up']['changed'] is True and ok.content('/c/cert.pem') == b'x'
+    assert 'down: cannot connect' in result['msg']
+
+
+@pytest.mark.parametrize('value,expected', [('0600', 0o600), ('640', 0o640), (0o644, 0o644), (None, 0o644)])
+def test_parse_mode(value, expected):
+    assert parse_mode(value, '/x') == expected
+
+
+@pytest.mark.parametrize('value', ['rw-r--r--', '99999', True])
+def test_parse_mode_rejects(value):
+    with pytest.raises(CertpilotError):
+        parse_mode(value, '/x')
+
+
+def test_bad_file_items_are_clear_errors():
+    with pytest.raises(CertpilotError, match='absolute'):
+        run_push(_params([{'dest': 'relative.pem', 'content': 'x'}]), connector=FakeConnector({}))
+    with pytest.raises(CertpilotError, match='unknown keys'):
+        run_push(_params([{'dest': '/a', 'content': 'x', 'owner': 'root'}]), connector=FakeConnector({}))
+    with pytest.raises(CertpilotError, match='cannot read'):
+        run_push(_params([{'dest': '/a', 'src': '/nonexistent/certpilot/file'}]), connector=FakeConnector({}))
+
+
+def test_leaf_fingerprint_uses_first_certificate():
+    pem1, _k1, fp1 = make_cert('a')
+    pem2, _k2, _fp2 = make_cert('b')
+    assert push.leaf_fingerprint(pem1 + pem2) == fp1
+    assert push.leaf_fingerprint(b'no cert here') is None
