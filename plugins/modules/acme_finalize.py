@@ -155,7 +155,7 @@ def main():
         store = CertStore(params['store'])
         names = [validate_name(n) for n in params['names']] if params['names'] is not None else store.pending_names()
         pending = [n for n in names if (store.load_order(n) or {}).get('status') in PENDING_STATES]
-        key = modsupport.load_key(params)
+        key = modsupport.load_key(params, allow_missing=module.check_mode)
         client = modsupport.make_client(params, pool_size=params['concurrency'])
         finalizer = Finalizer(client, key, store, preferred_chain=params['preferred_chain'],
                               deactivate_on_failure=params['deactivate_on_failure'])

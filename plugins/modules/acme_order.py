@@ -239,7 +239,7 @@ def main():
         if params['concurrency'] < 1:
             raise CertpilotError('concurrency must be at least 1')
         specs = normalize_certificates(params['certificates'])
-        key = modsupport.load_key(params)
+        key = modsupport.load_key(params, allow_missing=module.check_mode)
         client = modsupport.make_client(params, pool_size=params['concurrency'])
         runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
                              renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])

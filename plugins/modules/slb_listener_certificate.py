@@ -127,6 +127,12 @@ results:
     load_balancer_id:
       description: ID of the load balancer (as given, if it could not be resolved).
       type: str
+    load_balancer_name:
+      description: Name of the load balancer.
+      type: str
+    address:
+      description: Service address of the load balancer.
+      type: str
     listener_port:
       description: Listener port.
       type: int

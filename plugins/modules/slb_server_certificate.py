@@ -155,6 +155,9 @@ certificate:
     common_name:
       description: Subject common name of the leaf.
       type: str
+    fingerprint_sha256:
+      description: SHA-256 of the leaf DER, lowercase hex without colons (compare with C(certpilot.tls.tls_expiry_facts)).
+      type: str
     subject_alternative_names:
       description: DNS names of the leaf.
       type: list

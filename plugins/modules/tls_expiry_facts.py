@@ -301,6 +301,9 @@ tls_expiry:
         error:
           description: Why no certificate could be obtained (status C(error)).
           type: str
+        elapsed:
+          description: Seconds spent on the endpoint (connect to handshake, retries included; null for files).
+          type: float
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

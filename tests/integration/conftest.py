@@ -130,4 +130,3 @@ def tmp_store(tmp_path):
     path = tmp_path / 'store'
     path.mkdir()
     return path
-

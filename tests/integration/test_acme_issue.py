@@ -84,8 +84,14 @@ def _order_urls(sandbox, key_path):
     account = Account(client, key).find()
     if account is None:
         return None
-    resp = client.post_as_get(account.data['orders'])
-    return list(resp.json.get('orders') or [])
+    urls, page, seen = [], account.data['orders'], set()
+    while page and page not in seen:  # pebble pages the list (3 per page by default)
+        seen.add(page)
+        resp = client.post_as_get(page)
+        urls.extend(resp.json.get('orders') or [])
+        nxt = resp.links('next')
+        page = nxt[0] if nxt else None
+    return sorted(urls)
 
 
 def _load_chain(path):
@@ -157,7 +163,7 @@ def test_bulk_issue_check_mode_and_idempotence(sandbox, run_playbook, tmp_path):
     assert all(r['action'] == 'order' and r['order_url'] is None for r in order['certificates'].values())
 
     # create the account only, then check mode again: the account has no order afterwards
-    acct = run_playbook(PLAYBOOK, extra_vars=extra, extra_args=['--tags', 'never-matches', '--start-at-task', 'Account'])
+    acct = run_playbook(PLAYBOOK.split('    - name: Order')[0], extra_vars=extra)
     assert acct.rc == 0, acct.explain()
     res = run_playbook(PLAYBOOK.replace('    - name: Order', '    - name: Order\n      check_mode: true', 1)
                        .replace('    - name: Finalize', '    - name: Finalize\n      check_mode: true', 1),

@@ -142,10 +142,12 @@ def terminate(pid, state_dir, timeout=8.0, log=None):
                         raise
 
     send(signal.SIGTERM, [pid])
+    send(signal.SIGCONT, [pid])  # a stopped process only acts on SIGTERM once continued
     deadline = time.monotonic() + timeout / 2
     while time.monotonic() < deadline and same(pid):
         time.sleep(0.05)
     send(signal.SIGTERM, [p for p in members if p != pid])
+    send(signal.SIGCONT, [p for p in members if p != pid])
     deadline = time.monotonic() + timeout / 2
     while time.monotonic() < deadline and any(same(p) for p in members):
         time.sleep(0.05)

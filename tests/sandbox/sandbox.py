@@ -4,7 +4,7 @@
 """The certpilot.tls sandbox: real pebble, DNS, nginx, sshd and SMTP on loopback.
 
     python tests/sandbox/sandbox.py up | down [--purge] | status | env
-    python tests/sandbox/sandbox.py host-stop NAME [--nginx] | host-start NAME
+    python tests/sandbox/sandbox.py host-stop NAME [--nginx] | host-start NAME | restart SERVICE...
 
 Environment:
     CERTPILOT_SANDBOX_DIR           state dir (default <repo>/.sandbox)
@@ -782,9 +782,27 @@ def cmd_up(ctx, args):
     return cmd_status(ctx, args)
 
 
+def _sweep(ctx, errors):
+    """Stop any other daemon of ours (lost pidfile, removed state dir): a session leader naming the state dir."""
+    mine = proctools.ancestors()
+    for pid in proctools.owned_pids(ctx.dir, exclude=mine):
+        st = proctools.stat(pid)
+        if st and st[3] == pid:
+            log('  stopping leftover sandbox process %d: %s' % (pid, proctools.cmdline(pid)))
+            if not proctools.terminate(pid, ctx.dir, log=log):
+                errors.append('pid %d did not stop' % pid)
+    for pid in proctools.owned_pids(ctx.dir, exclude=mine):
+        log('  note: pid %d mentions the sandbox dir but is not a sandbox daemon (left alone): %s'
+            % (pid, proctools.cmdline(pid)))
+
+
 def cmd_down(ctx, args):
     if not os.path.isdir(ctx.dir):
-        log('sandbox down: nothing at %s' % ctx.dir)
+        log('sandbox down: no state dir %s; looking for leftover processes only' % ctx.dir)
+        errors = []
+        _sweep(ctx, errors)
+        if errors:
+            raise SandboxError('down incomplete:\n  ' + '\n  '.join(errors))
         return 0
     with Lock(ctx):
         log('sandbox down: %s' % ctx.dir)
@@ -799,18 +817,7 @@ def cmd_down(ctx, args):
                 stop(ctx, svc)
             except SandboxError as exc:
                 errors.append(str(exc))
-        mine = proctools.ancestors()
-        # sweep: any other daemon of ours (lost pidfile): a session leader naming the state dir
-        for pid in proctools.owned_pids(ctx.dir, exclude=mine):
-            st = proctools.stat(pid)
-            if st and st[3] == pid:
-                log('  stopping leftover sandbox process %d: %s' % (pid, proctools.cmdline(pid)))
-                if not proctools.terminate(pid, ctx.dir, log=log):
-                    errors.append('pid %d did not stop' % pid)
-        others = proctools.owned_pids(ctx.dir, exclude=mine)
-        for pid in others:
-            log('  note: pid %d mentions the sandbox dir but is not a sandbox daemon (left alone): %s'
-                % (pid, proctools.cmdline(pid)))
+        _sweep(ctx, errors)
         for path in (ctx.path('sandbox.json'),):
             if os.path.exists(path):
                 os.unlink(path)
@@ -872,6 +879,23 @@ def cmd_host_start(ctx, args):
     return 0
 
 
+def cmd_restart(ctx, args):
+    with Lock(ctx):
+        prepare(ctx)
+        services = all_services(ctx)
+        by_name = dict((s.name, s) for s in services)
+        unknown = [n for n in args.names if n not in by_name]
+        if unknown:
+            raise SandboxError('unknown service(s) %s (services: %s)' % (', '.join(unknown), ', '.join(by_name)))
+        chosen = [by_name[n] for n in args.names]
+        for svc in chosen:
+            stop(ctx, svc)
+        bring_up(ctx, chosen)
+        write_private(ctx.path('sandbox.json'),
+                      (json.dumps(sandbox_json(ctx, services), indent=2, sort_keys=True) + '\n').encode('utf-8'))
+    return 0
+
+
 def cmd_env(ctx, args):
     pairs = (('CERTPILOT_SANDBOX_DIR', ctx.dir), ('CERTPILOT_SANDBOX_JSON', ctx.path('sandbox.json')),
              ('ANSIBLE_CONFIG', ctx.path('ansible.cfg')), ('ANSIBLE_INVENTORY', ctx.path('inventory.yml')),
@@ -897,6 +921,8 @@ def main(argv=None):
     p.add_argument('--purge', action='store_true', help='also remove the state dir (keys, CA, known_hosts)')
     sub.add_parser('status', help='table of services; exit 1 when something is not running')
     sub.add_parser('env', help='print shell exports')
+    p = sub.add_parser('restart', help='restart the named services (see status for names)')
+    p.add_argument('names', nargs='+')
     p = sub.add_parser('host-stop', help="stop one host's sshd (and its live sessions)")
     p.add_argument('name')
     p.add_argument('--nginx', action='store_true', help="also stop the host's nginx")
@@ -907,7 +933,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     handlers = {'up': cmd_up, 'down': cmd_down, 'status': cmd_status, 'env': cmd_env,
-                'host-stop': cmd_host_stop, 'host-start': cmd_host_start}
+                'host-stop': cmd_host_stop, 'host-start': cmd_host_start, 'restart': cmd_restart}
     if os.geteuid() != 0 and args.command not in ('env', 'status'):
         log('sandbox: must run as root (sshd and nginx need it)')
         return 2

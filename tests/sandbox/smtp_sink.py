@@ -59,7 +59,7 @@ class Authenticator(object):
         ok = (isinstance(auth_data, LoginPassword)
               and hmac.compare_digest(auth_data.login, self.user)
               and hmac.compare_digest(auth_data.password, self.password))
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
 
 def main(argv=None):

@@ -161,7 +161,7 @@ class AcmeClient:
             raise CertpilotError('%s: request to %s failed: %s' % (what, url, exc), url=url)
         resp = AcmeResponse(raw.status_code, raw.headers, raw.content, url)
         nonce = raw.headers.get('Replay-Nonce')
-        if nonce and re.match(r'^[A-Za-z0-9_-]+$', nonce):
+        if nonce and re.fullmatch(r'[A-Za-z0-9_-]+', nonce):
             with self._nonce_lock:
                 self._nonces.append(nonce)
                 while len(self._nonces) > 200:

@@ -70,6 +70,10 @@ class _AccountHolder:
 
     def get(self, required=True):
         with self._lock:
+            if self.key is None:  # check mode before the key exists: there is no account yet
+                if required:
+                    raise CertpilotError('no account key yet (check mode): the account would be created first')
+                return None
             if self._account is None and not self._missing:
                 account = Account(self.client, self.key)
                 if account.find() is None:

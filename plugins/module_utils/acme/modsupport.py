@@ -46,10 +46,14 @@ def read_key_file(path, passphrase, what):
 
 
 def load_key(params, src='account_key_src', content='account_key_content', passphrase='account_key_passphrase',
-             what='account key'):
+             what='account key', allow_missing=False):
+    """The key from the options; with ``allow_missing`` (check mode) a missing key file gives None
+    (an earlier acme_account task would have generated it)."""
     if params.get(content):
         return jws.AcmeKey.from_pem(params[content], params.get(passphrase), what)
     if params.get(src):
+        if allow_missing and not os.path.exists(params[src]):
+            return None
         return read_key_file(params[src], params.get(passphrase), what)
     return None
 

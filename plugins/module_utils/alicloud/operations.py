@@ -115,7 +115,8 @@ def switch_target(api, target, server_certificate_id, check_mode=False):
     lb_id = lb['LoadBalancerId']
     port = int(target.get('listener_port') or 443)
     domain = target.get('domain')
-    out = {'load_balancer_id': lb_id, 'load_balancer_name': lb.get('LoadBalancerName'), 'listener_port': port,
+    out = {'load_balancer_id': lb_id, 'load_balancer_name': lb.get('LoadBalancerName'), 'address': lb.get('Address'),
+           'listener_port': port,
            'domain': domain, 'domain_extension_id': None, 'server_certificate_id': server_certificate_id,
            'changed': False, 'verified': False}
     if port not in api.https_listeners(lb_id):

@@ -159,6 +159,7 @@ class PreparedCertificate:
     def summary(self):
         return {
             'fingerprint': self.fingerprint,
+            'fingerprint_sha256': ''.join('%02x' % c for c in bytearray(self.leaf.fingerprint(hashes.SHA256()))),
             'common_name': self.common_name,
             'subject_alternative_names': self.subject_alternative_names,
             'expire_time': self.expire_time,

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import time
 import warnings
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
@@ -182,16 +183,21 @@ class Collector:
         base = {
             'name': endpoint.name, 'source': 'endpoint', 'host': endpoint.host, 'port': endpoint.port,
             'server_name': endpoint.server_name, 'starttls': endpoint.starttls, 'address': endpoint.address,
-            'path': None, 'status': 'error', 'error': None, 'chain_source': None,
+            'path': None, 'status': 'error', 'error': None, 'chain_source': None, 'elapsed': None,
         }
+        start = time.monotonic()
         try:
             shake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
         except ProbeError as exc:
+            base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, exc.msg)
         except CertpilotError as exc:
+            base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, exc.msg)
         except Exception as exc:  # noqa: BLE001 - one odd endpoint never loses the others
+            base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, '%s: unexpected error: %s: %s' % (endpoint.name, type(exc).__name__, exc))
+        base['elapsed'] = round(time.monotonic() - start, 3)
         base['tls_version'] = shake.tls_version
         base['chain_source'] = shake.chain_source
         base['address'] = endpoint.address or shake.peer_address
@@ -201,7 +207,7 @@ class Collector:
         base = {
             'name': certfile.name, 'source': 'file', 'host': host, 'port': None,
             'server_name': certfile.server_name, 'starttls': None, 'address': None,
-            'path': certfile.path, 'status': 'error', 'error': None, 'chain_source': 'file',
+            'path': certfile.path, 'status': 'error', 'error': None, 'chain_source': 'file', 'elapsed': None,
         }
         try:
             data = _read(certfile.path)

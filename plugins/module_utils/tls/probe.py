@@ -187,6 +187,8 @@ def handshake_once(endpoint, context, resolver, deadline):
     try:
         try:
             _starttls.upgrade(endpoint.starttls, sock, deadline, endpoint.server_name)
+        except _starttls.StartTLSError as exc:
+            raise ProbeError('%s: %s' % (what, exc.msg))
         except OSError as exc:
             raise _os_error(exc, what, 'STARTTLS')
         remaining = deadline.remaining()

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OrderRunner against the scripted server: ARI 'replaces', profiles, check mode, bad tokens."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import base64
+import datetime
+import json
+import os
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
+
+pytestmark = pytest.mark.timeout(60)
+UTC = datetime.timezone.utc
+KEY = AcmeKey.generate('ec256')
+
+
+def _payload(body):
+    text = body['payload']
+    return json.loads(base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))) if text else None
+
+
+class CA:
+    def __init__(self, fake, token='tok_1'):
+        self.fake = fake
+        self.orders = []
+        fake.directory_extra.update({'renewalInfo': fake.url('/ari'),
+                                     'meta': {'profiles': {'classic': 'the default', 'shortlived': '6 days'}}})
+        fake.routes['/new-acct'] = lambda f, m, b, p, path: (200, {'Location': f.url('/acct/1')}, {'status': 'valid'})
+
+        def new_order(f, method, body, protected, path):
+            payload = _payload(body)
+            self.orders.append(payload)
+            return 201, {'Location': f.url('/order/%d' % len(self.orders))}, {
+                'status': 'pending', 'expires': '2099-01-01T00:00:00Z', 'identifiers': payload['identifiers'],
+                'authorizations': [f.url('/authz/1')], 'finalize': f.url('/finalize/1')}
+        fake.routes['/new-order'] = new_order
+        fake.routes['/authz/*'] = lambda f, m, b, p, path: (200, {}, {
+            'status': 'pending', 'identifier': {'type': 'dns', 'value': 'www.example.com'},
+            'challenges': [{'type': 'http-01', 'url': f.url('/chall/1'), 'token': token, 'status': 'pending'}]})
+        self.window = ('2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z')
+        fake.routes['/ari/*'] = lambda f, m, b, p, path: (200, {'Retry-After': '600', 'Replay-Nonce': None}, {
+            'suggestedWindow': {'start': self.window[0], 'end': self.window[1]}})
+
+
+def _install_cert(store, name, days_left=60, lifetime=90):
+    key = generate_private_key('ec256')
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'www.example.com')])
+    now = datetime.datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(0x1234).not_valid_before(now - datetime.timedelta(days=lifetime - days_left))
+            .not_valid_after(now + datetime.timedelta(days=days_left))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName('www.example.com')]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier(b'\x01\x02\x03', None, None), critical=False)
+            .sign(key, hashes.SHA256()))
+    os.makedirs(os.path.join(store, name))
+    with open(os.path.join(store, name, 'cert.pem'), 'wb') as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    return cert
+
+
+def _runner(fake, store, **kwargs):
+    client = AcmeClient(fake.url('/dir'), verify=False, deadline=Deadline(20))
+    return OrderRunner(client, KEY, store, **kwargs)
+
+
+SPEC = [{'name': 'www', 'domains': ['www.example.com']}]
+
+
+def test_ari_window_passed_orders_with_replaces(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    cert = _install_cert(store, 'www', days_left=60)
+    results, challenges, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order' and 'ARI' in results['www']['reason']
+    assert ca.orders[0]['replaces'] == ari.cert_id(cert)
+    assert challenges[0]['token'] == 'tok_1' and challenges[0]['key_authorization'] == 'tok_1.' + KEY.thumbprint
+    order = json.load(open(os.path.join(store, 'www', 'order.json')))
+    assert order['status'] == 'pending' and order['replaces'] == ari.cert_id(cert)
+    assert json.load(open(os.path.join(store, 'www', 'ari.json')))['cert_id'] == ari.cert_id(cert)
+
+
+def test_ari_window_in_future_means_no_order_and_use_ari_never(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=60)
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'none' and ca.orders == []
+    ca.window = ('2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z')
+    os.unlink(os.path.join(store, 'www', 'ari.json'))
+    results, _c, errors = _runner(fake_acme, store, use_ari='never').run(normalize_certificates(SPEC))
+    assert results['www']['action'] == 'none' and ca.orders == []
+
+
+def test_check_mode_creates_nothing(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    results, challenges, errors = _runner(fake_acme, store, check_mode=True).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'order' and challenges == []
+    assert ca.orders == [] and fake_acme.count('POST') == 0
+    assert not os.path.exists(store)
+
+
+def test_profile_sent_and_unknown_profile_refused(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    spec = [{'name': 'a', 'domains': ['www.example.com'], 'profile': 'shortlived'},
+            {'name': 'b', 'domains': ['www.example.com'], 'profile': 'tlsserver'}]
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(spec))
+    assert results['a']['action'] == 'order' and ca.orders[0]['profile'] == 'shortlived'
+    assert results['b']['action'] == 'error' and "profile 'tlsserver'" in results['b']['error']
+    assert 'classic, shortlived' in results['b']['error'] and len(errors) == 1
+
+
+def test_malicious_token_is_refused_and_nothing_written(fake_acme, tmp_path):
+    CA(fake_acme, token='../../etc/cron.d/x')
+    store = str(tmp_path / 'store')
+    results, challenges, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert results['www']['action'] == 'error' and 'invalid challenge token' in results['www']['error']
+    assert challenges == [] and not os.path.exists(os.path.join(store, 'www', 'order.json'))

@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+
+import pytest
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, iso, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Collector, Options, collect, load_roots
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import HAS_POLICY_BUILDER, ChainVerifier
+
+from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.tls.tls_unit_helpers import DAY, NOW, issue
+
+ENGINES = [False] + ([True] if HAS_POLICY_BUILDER else [])
+
+
+def _verifier(pki, cache, use_policy_builder):
+    return ChainVerifier([cache.get(pki.root.der)], NOW, use_policy_builder=use_policy_builder)
+
+
+def _chain(cache, *issued):
+    return [cache.get(i.der) for i in issued]
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_chain_verdicts_and_reasons(pki, engine):
+    cache = CertCache()
+    v = _verifier(pki, cache, engine)
+    good = pki.leaf('good.unit.test')
+    assert v.verify(_chain(cache, good, pki.inter)) == (True, None)
+
+    valid, reason = v.verify(_chain(cache, good))
+    assert valid is False and 'incomplete chain' in reason and 'unit intermediate' in reason
+
+    expired = pki.leaf('expired.unit.test', not_before=NOW - 30 * DAY, not_after=NOW - DAY)
+    valid, reason = v.verify(_chain(cache, expired, pki.inter))
+    assert valid is False and reason == 'certificate expired at %s' % iso(NOW - DAY)
+
+    under_old = pki.leaf('old.unit.test', issuer=pki.old_inter)
+    valid, reason = v.verify(_chain(cache, under_old, pki.old_inter))
+    assert valid is False and 'unit old intermediate' in reason and 'expired' in reason
+
+    selfsigned = issue('self.unit.test', dns=['self.unit.test'])
+    valid, reason = v.verify(_chain(cache, selfsigned))
+    assert valid is False and 'self-signed' in reason
+
+    stranger_root = issue('stranger root', ca=True)
+    stranger = pki.leaf('stranger.unit.test', issuer=stranger_root)
+    valid, reason = v.verify(_chain(cache, stranger, stranger_root))
+    assert valid is False and 'untrusted root' in reason
+
+    # A leaf whose issuer name matches but whose signature was made by another key.
+    impostor_inter = issue('unit intermediate', ca=True)  # same subject, different key, self-signed
+    forged = pki.leaf('forged.unit.test', issuer=impostor_inter)
+    valid, reason = v.verify(_chain(cache, forged, pki.inter))
+    assert valid is False and reason
+
+
+def test_hostname_does_not_affect_chain_verdict(pki):
+    cache = CertCache()
+    v = _verifier(pki, cache, True)
+    wildcard = pki.leaf('*.wild.unit.test', dns=['*.wild.unit.test'])
+    ip_only = pki.leaf('ip', dns=[], ips=['192.0.2.5'])
+    assert v.verify(_chain(cache, wildcard, pki.inter)) == (True, None)
+    assert v.verify(_chain(cache, ip_only, pki.inter)) == (True, None)
+    if HAS_POLICY_BUILDER:
+        no_san = pki.leaf('nosan.unit.test', san=False)
+        valid, reason = v.verify(_chain(cache, no_san, pki.inter))
+        assert valid is False and 'subjectAltName' in reason
+
+
+def test_identical_chains_are_verified_once(pki, monkeypatch):
+    cache = CertCache()
+    v = _verifier(pki, cache, True)
+    calls = []
+    original = v._verify
+    monkeypatch.setattr(v, '_verify', lambda chain: calls.append(1) or original(chain))
+    leaf = pki.leaf('cached.unit.test')
+    for _ in range(5):
+        assert v.verify(_chain(cache, leaf, pki.inter))[0] is True
+    assert len(calls) == 1
+    # The cache parses each DER once too.
+    assert cache.get(leaf.der) is cache.get(bytes(leaf.der))
+
+
+def test_no_trust_anchors_is_never_valid(pki):
+    cache = CertCache()
+    v = ChainVerifier([], NOW)
+    valid, reason = v.verify(_chain(cache, pki.leaf(), pki.inter))
+    assert valid is False and 'no trust anchors' in reason
+
+
+def test_file_results_match_generated_certificate(pki, tmp_path):
+    leaf = pki.leaf('file.unit.test', not_after=NOW + 5 * DAY, not_before=NOW - 85 * DAY)
+    fullchain = tmp_path / 'fullchain.pem'
+    fullchain.write_bytes(leaf.pem + pki.inter.pem + leaf.key_pem)  # a key in the file is ignored
+    root = tmp_path / 'root.pem'
+    root.write_bytes(pki.root.pem)
+    der_file = tmp_path / 'cert.der'
+    der_file.write_bytes(leaf.der)
+    garbage = tmp_path / 'garbage.pem'
+    garbage.write_bytes(b'hello')
+    facts, failing = collect(files=[str(fullchain), {'path': str(der_file), 'name': 'der', 'server_name': 'other.test'},
+                                    str(garbage), str(tmp_path / 'missing.pem')],
+                             options=Options(ca_bundle=str(root), system_roots=False, fail_on='critical'), now=NOW)
+    full, der, bad, missing = facts['results']
+    assert full['status'] == 'critical'
+    assert full['days_remaining'] == pytest.approx((leaf.cert.not_valid_after_utc - NOW).total_seconds() / 86400)
+    assert full['fingerprint_sha256'] == hashlib.sha256(leaf.der).hexdigest()
+    assert full['serial'] == '%x' % leaf.cert.serial_number
+    assert full['not_after'] == iso(leaf.cert.not_valid_after_utc)
+    assert full['sans'] == ['file.unit.test']
+    assert full['chain_valid'] is True and full['hostname_match'] is None
+    assert [c['fingerprint_sha256'] for c in full['chain']] == [hashlib.sha256(leaf.der).hexdigest(),
+                                                               hashlib.sha256(pki.inter.der).hexdigest()]
+    assert (full['key_type'], full['key_bits']) == ('EC', 256)
+    # DER file: leaf only, so the chain is incomplete; the name is checked because server_name is given.
+    assert der['status'] == 'invalid' and der['chain_valid'] is False and der['hostname_match'] is False
+    assert bad['status'] == 'error' and 'no certificate' in bad['error']
+    assert missing['status'] == 'error' and 'cannot read' in missing['error']
+    summary = facts['summary']
+    assert (summary['total'], summary['critical'], summary['invalid'], summary['error']) == (4, 1, 1, 2)
+    assert summary['earliest']['name'] == full['name']
+    assert failing == ['error', 'invalid', 'critical']
+
+
+def test_bad_input_raises_clear_errors(tmp_path):
+    with pytest.raises(CertpilotError) as info:
+        collect(endpoints=[], files=[])
+    assert 'at least one' in str(info.value)
+    with pytest.raises(CertpilotError) as info:
+        Options(timeout=0)
+    assert 'timeout' in str(info.value)
+    empty = tmp_path / 'empty.pem'
+    empty.write_bytes(b'nothing here')
+    with pytest.raises(CertpilotError) as info:
+        load_roots(CertCache(), str(empty), system_roots=False)
+    assert 'no PEM certificate' in str(info.value)
+
+
+def test_pem_to_ders_roundtrip(pki):
+    bundle = pki.root.pem + b'junk\n' + pki.inter.pem
+    assert pem_to_ders(bundle) == [pki.root.der, pki.inter.der]
+    with pytest.raises(ValueError):
+        pem_to_ders(b'-----BEGIN CERTIFICATE-----\n!!!notbase64\n-----END CERTIFICATE-----\n')
+
+
+def test_system_roots_load():
+    cache = CertCache()
+    roots = load_roots(cache, None, system_roots=True)
+    # Debian's ca-certificates ships well over 100 roots; a collector with them uses the Rust verifier.
+    assert len(roots) > 50
+    collector = Collector(Options(), roots=roots)
+    assert collector.verifier.engine in ('cryptography.x509.verification', 'manual')
