@@ -17,7 +17,7 @@ description:
     O(timeout).
   - In check mode nothing is sent and the task reports C(changed) (a message would be sent).
 author:
-  - certpilot.tls contributors
+  - certpilot maintainers (@certpilot)
 options:
   host:
     description: SMTP server.
@@ -89,6 +89,7 @@ attributes:
     description: Nothing is sent in check mode.
   diff_mode:
     support: none
+    description: Nothing to diff.
 notes:
   - Sending mail is not idempotent - every run that is not in check mode sends a message.
 '''
@@ -160,9 +161,10 @@ def main():
     port = p['port'] or {'ssl': 465, 'starttls': 587, 'none': 25}[p['security']]
     try:
         message = build_message(p['sender'], p['to'], p['subject'], body=p['body'], html_body=p['html_body'],
-                                 cc=p['cc'], attachments=p['attachments'])
+                                cc=p['cc'], attachments=p['attachments'])
         if module.check_mode:
-            module.exit_json(changed=True, sent=False, message_id=message['Message-ID'], recipients=p['to'] + p['cc'])
+            module.exit_json(changed=True, sent=False, message_id=message['Message-ID'],
+                             recipients=p['to'] + p['cc'])
         accepted = send(message, p['host'], port, security=p['security'], username=p['username'],
                         password=p['password'], ca_bundle=p['ca_bundle'], validate_certs=p['validate_certs'],
                         timeout=p['timeout'], retries=p['retries'])

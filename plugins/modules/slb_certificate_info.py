@@ -14,15 +14,16 @@ description:
     days remaining, and which HTTPS listeners and domain extensions (SNI) use each one.
   - Read-only; usable by expiry reports.
 author:
-  - certpilot maintainers
+  - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
   - certpilot.tls.alicloud
 attributes:
   check_mode:
     support: full
-    details: The module never changes anything.
+    description: The module never changes anything.
   diff_mode:
     support: none
+    description: Nothing to show, the module only reads.
 options:
   server_certificate_id:
     description:

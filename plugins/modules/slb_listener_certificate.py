@@ -17,14 +17,16 @@ description:
   - Several targets can be switched in one call with O(targets) (concurrently, bounded by O(concurrency));
     the result says for each target whether it moved, so a partial failure is exact.
 author:
-  - certpilot maintainers
+  - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
   - certpilot.tls.alicloud
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling any modifying API.
   diff_mode:
     support: full
+    description: Shows the certificates or listener bindings before and after.
 options:
   load_balancer_id:
     description:
@@ -164,6 +166,15 @@ from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.operations 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 
+def _label(result):
+    return '%s:%s%s' % (result['load_balancer_id'] or result.get('load_balancer_name'), result['listener_port'],
+                        ('/' + result['domain']) if result.get('domain') else '')
+
+
+def _describe(result, certificate_id):
+    return '%s -> %s' % (_label(result), certificate_id)
+
+
 def main():
     argument_spec = alicloud_argument_spec()
     argument_spec.update(
@@ -189,8 +200,8 @@ def main():
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
     params = module.params
-    targets = params['targets'] or [dict((k, params[k]) for k in ('load_balancer_id', 'load_balancer_name',
-                                                                    'listener_port', 'domain'))]
+    single = ('load_balancer_id', 'load_balancer_name', 'listener_port', 'domain')
+    targets = params['targets'] or [dict((k, params[k]) for k in single)]
     for index, target in enumerate(targets):
         if bool(target.get('load_balancer_id')) == bool(target.get('load_balancer_name')):
             module.fail_json(msg='targets[%d]: give exactly one of load_balancer_id and load_balancer_name' % index)
@@ -213,20 +224,15 @@ def main():
     )
     if module._diff:
         result['diff'] = {
-            'before': {'targets': ['%s:%s%s -> %s' % (r['load_balancer_id'], r['listener_port'],
-                                                     ('/' + r['domain']) if r.get('domain') else '',
-                                                     r.get('previous_server_certificate_id')) for r in results]},
-            'after': {'targets': ['%s:%s%s -> %s' % (r['load_balancer_id'], r['listener_port'],
-                                                    ('/' + r['domain']) if r.get('domain') else '',
-                                                    r['server_certificate_id'] if not r['failed']
-                                                    else r.get('previous_server_certificate_id')) for r in results]},
+            'before': {'targets': [_describe(r, r.get('previous_server_certificate_id')) for r in results]},
+            'after': {'targets': [_describe(r, r.get('previous_server_certificate_id') if r['failed'] else r['server_certificate_id'])
+                                  for r in results]},
         }
     if failed:
         moved = [r for r in results if not r['failed'] and r['changed']]
         result['msg'] = '%d of %d targets failed (%s); %d switched: %s' % (
             len(failed), len(results), '; '.join(f['msg'] for f in failed), len(moved),
-            ', '.join('%s:%s%s' % (r['load_balancer_id'], r['listener_port'], ('/' + r['domain']) if r.get('domain') else '')
-                      for r in moved) or 'none')
+            ', '.join(_label(r) for r in moved) or 'none')
         module.fail_json(**result)
     module.exit_json(**result)
 

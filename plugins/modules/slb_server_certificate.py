@@ -21,14 +21,16 @@ description:
     O(prune.keep) and any certificate still used by a listener or a domain extension.
   - O(state=absent) deletes certificates by ID, name or certificate content; a certificate in use is never deleted.
 author:
-  - certpilot maintainers
+  - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
   - certpilot.tls.alicloud
 attributes:
   check_mode:
     support: full
+    description: Reports what would change without calling any modifying API.
   diff_mode:
     support: full
+    description: Shows the certificates or listener bindings before and after.
 options:
   certificate:
     description:

@@ -28,7 +28,7 @@ description:
     equivalent CPython-internal call (Python 3.10 to 3.12). On older Pythons only the leaf is
     available; RV(tls_expiry.results[].chain_source) says which was used.
 author:
-  - certpilot.tls contributors
+  - certpilot maintainers (@certpilot)
 requirements:
   - cryptography >= 3.4 (>= 42 for RFC 5280 path validation; older versions use a manual path check)
 options:
@@ -109,8 +109,10 @@ attributes:
     description: The module only reads; it runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing to diff.
   facts:
     support: full
+    description: Sets the fact C(tls_expiry).
 notes:
   - Certificates are fetched with verification off on purpose, so that a bad certificate is
     reported instead of hiding behind a handshake error. Never use the fetched chain as trusted.

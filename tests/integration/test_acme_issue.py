@@ -59,6 +59,27 @@ PLAYBOOK = r'''
 '''
 
 
+@pytest.fixture
+def run_playbook(run_playbook, sandbox):
+    """The conftest ``run_playbook``, removing the challenge files this test published at teardown."""
+    tokens = set()
+
+    def _run(*args, **kwargs):
+        res = run_playbook(*args, **kwargs)
+        try:
+            tokens.update(ch['token'] for ch in res.task_results('Order')['localhost'].get('challenges', []))
+        except (KeyError, TypeError, AttributeError):
+            pass
+        return res
+    yield _run
+    challenge_dir = os.path.join(sandbox['hosts']['web1']['webroot'], '.well-known', 'acme-challenge')
+    for token in tokens:
+        try:
+            os.unlink(os.path.join(challenge_dir, token))
+        except OSError:
+            pass
+
+
 def _vars(sandbox, tmp_path, certificates, wrong=None, key=None):
     return {
         'acme_directory': sandbox['acme']['directory'],
@@ -283,3 +304,84 @@ def test_wildcard_needs_dns01_and_bad_names_fail_clearly(sandbox, run_playbook, 
     res = run_playbook(PLAYBOOK, extra_vars=extra)
     order = res.task_results('Order')['localhost']
     assert order['failed'] is True and 'invalid certificate name' in order['msg']
+
+
+DNS_PLAYBOOK = r'''
+- name: ACME dns-01
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/certpilot.tls.acme:
+      acme_directory: "{{ acme_directory }}"
+      ca_bundle: "{{ acme_ca_bundle }}"
+      account_key_src: "{{ account_key }}"
+  tasks:
+    - name: Account
+      certpilot.tls.acme_account:
+        generate_account_key: true
+        terms_agreed: true
+    - name: Order
+      certpilot.tls.acme_order:
+        store: "{{ store }}"
+        certificates: "{{ certificates }}"
+      register: order
+'''
+
+FINALIZE_PLAYBOOK = r'''
+- name: ACME finalize
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Finalize
+      certpilot.tls.acme_finalize:
+        acme_directory: "{{ acme_directory }}"
+        ca_bundle: "{{ acme_ca_bundle }}"
+        account_key_src: "{{ account_key }}"
+        store: "{{ store }}"
+        preferred_chain: "{{ preferred_chain | default(omit) }}"
+      register: finalize
+'''
+
+
+@pytest.mark.timeout(300)
+def test_wildcard_dns01_and_preferred_chain(sandbox, run_playbook, sandbox_dns, tmp_path):
+    base = 'd' + uuid.uuid4().hex[:6] + '.example.test'
+    certificates = [{'name': 'wild', 'domains': ['*.' + base], 'challenge': 'dns-01', 'key_type': 'rsa3072'}]
+    extra = _vars(sandbox, tmp_path, certificates)
+    res = run_playbook(DNS_PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    challenges = res.task_results('Order')['localhost']['challenges']
+    assert len(challenges) == 1
+    chal = challenges[0]
+    assert chal['type'] == 'dns-01' and chal['identifier'] == '*.' + base
+    assert chal['dns_record'] == '_acme-challenge.' + base
+    sandbox_dns.set_txt(chal['dns_record'], chal['dns_value'])
+    try:
+        root = x509.load_pem_x509_certificate(open(sandbox['acme']['roots'][0], 'rb').read())
+        root_cn = root.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
+        res = run_playbook(FINALIZE_PLAYBOOK, extra_vars=dict(extra, preferred_chain=root_cn))
+    finally:
+        sandbox_dns.clear_txt(chal['dns_record'])
+    assert res.rc == 0, res.explain()
+    result = res.task_results('Finalize')['localhost']['certificates']['wild']
+    assert result['changed'] is True
+    leaf = _load_chain(result['cert_path'])[0]
+    assert _sans(leaf) == ['*.' + base]
+    assert leaf.public_key().key_size == 3072
+    _assert_chains_to_root(sandbox, result['fullchain_path'])
+    assert not res.task_results('Finalize')['localhost'].get('warnings'), 'the root CN matches the default chain'
+
+
+@pytest.mark.timeout(300)
+def test_unknown_preferred_chain_falls_back_with_warning(sandbox, run_playbook, tmp_path):
+    name = 'p' + uuid.uuid4().hex[:6]
+    extra = _vars(sandbox, tmp_path, [{'name': name, 'domains': [name + '.example.test']}])
+    res = run_playbook(PLAYBOOK.split('    - name: Finalize')[0], extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    res = run_playbook(FINALIZE_PLAYBOOK, extra_vars=dict(extra, preferred_chain='No Such Root CA'))
+    assert res.rc == 0, res.explain()
+    final = res.task_results('Finalize')['localhost']
+    assert final['certificates'][name]['changed'] is True
+    assert any('No Such Root CA' in w for w in final.get('warnings', [])), final.get('warnings')

@@ -211,7 +211,10 @@ def test_one_host_down_others_finish_then_converge(sandbox, run_playbook, scenar
         assert down.rc != 0
         assert 'web3' in down.failed_hosts(), down.explain()
         assert 'web1' not in down.failed_hosts() and 'web2' not in down.failed_hosts(), down.explain()
-        assert_serving_store(sandbox, sc, hosts=['web1', 'web2'])
+        try:
+            assert_serving_store(sandbox, sc, hosts=['web1', 'web2'])
+        except (OSError, AssertionError) as exc:
+            raise AssertionError('%s\n%s' % (exc, down.explain(200)))
     finally:
         start = helpers.sandbox_cli(['host-start', 'web3'])
     assert start.returncode == 0, start.stdout

@@ -16,7 +16,7 @@ FAKES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if FAKES not in sys.path:
     sys.path.insert(0, FAKES)
 
-from slb_api.certs import MiniCa, cert_pem, fingerprint_sha1, key_pem  # noqa: E402
+from slb_api.certs import MiniCa, fingerprint_sha1, key_pem  # noqa: E402
 from slb_api.metadata import start_metadata  # noqa: E402
 from slb_api.pytest_fixtures import one_result, slb, slb_run  # noqa: E402,F401  pylint: disable=unused-import
 from slb_api.testkit import served_cert_der  # noqa: E402
@@ -256,9 +256,8 @@ def test_credentials_from_metadata_server(slb, slb_run):
         httpd.shutdown()
         httpd.server_close()
     # the fake insists on the STS token for that key: without it the call is refused
-    res = slb_run(_play(_task('certpilot.tls.slb_certificate_info', dict(slb.module_args(include_usage=False),
-                                                                           alicloud_access_key=sts_ak,
-                                                                           alicloud_secret_key=sts_secret), 'info')))
+    no_token = dict(slb.module_args(include_usage=False), alicloud_access_key=sts_ak, alicloud_secret_key=sts_secret)
+    res = slb_run(_play(_task('certpilot.tls.slb_certificate_info', no_token, 'info')))
     assert res.rc != 0 and 'InvalidSecurityToken' in one_result(res, 'info')['msg']
 
 

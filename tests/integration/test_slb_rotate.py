@@ -137,3 +137,35 @@ def test_rotate_secret_not_in_vvv_output(slb, slb_run, ca, tmp_path):
     assert slb.secret_key not in text
     assert not [line for line in key_lines if line in text]
     assert _rotate_result(result)['server_certificate_id'] in text
+
+
+def test_handshake_mismatch_fails_and_skips_prune(slb, slb_run, ca, tmp_path):
+    """The TLS check really compares: point the check at a listener that serves another certificate."""
+    name = 'rotm-%s' % uuid.uuid4().hex[:8]
+    lb_ids = slb.admin.seed({'load_balancers': [{'LoadBalancerName': name + '-a', 'listeners': [{'ListenerPort': 443}]},
+                                                {'LoadBalancerName': name + '-b', 'listeners': [{'ListenerPort': 443}]}]})['load_balancers']
+    other_port = slb.admin.serving_port(lb_ids[1], 443)  # still serves its seed certificate
+    dummy, store = _store(tmp_path, ca, name)
+    targets = [{'load_balancer': lb_ids[0], 'verify_host': '127.0.0.1', 'verify_port': other_port}]
+    result = slb_run(PLAYBOOK, extra_vars=_vars(slb, store, name, targets))
+    assert result.rc != 0
+    msg = one_result(result, 'Stop when a target failed or serves another certificate')['msg']
+    assert 'wrong certificate served' in msg and '%s:443' % lb_ids[0] in msg.split('wrong certificate served')[1]
+    prune = one_result(result, 'Prune older certificates that nothing uses any more') if any(
+        t['task']['name'].endswith('Prune older certificates that nothing uses any more') for t in result.tasks()) else None
+    assert prune is None
+
+
+def test_rotate_with_credentials_from_environment(slb, slb_run, ca, tmp_path):
+    name = 'rote-%s' % uuid.uuid4().hex[:8]
+    lb_id = slb.admin.seed({'load_balancers': [{'LoadBalancerName': name, 'listeners': [{'ListenerPort': 443}]}]})['load_balancers'][0]
+    cert, store = _store(tmp_path, ca, name)
+    extra = {'slb_rotate_store': store, 'slb_rotate_certificate_name': name, 'slb_rotate_targets': [{'load_balancer': name}]}
+    env = {'ALICLOUD_ACCESS_KEY': slb.access_key, 'ALICLOUD_SECRET_KEY': slb.secret_key, 'ALICLOUD_REGION': slb.region,
+           'ALICLOUD_SLB_ENDPOINT': slb.endpoint}
+    result = slb_run(PLAYBOOK, extra_vars=extra, env=env)
+    assert result.rc == 0, result.explain()
+    res = _rotate_result(result)
+    assert [s['load_balancer_id'] for s in res['switched']] == [lb_id]
+    assert slb.admin.listener(lb_id, 443)['ServerCertificateId'] == res['server_certificate_id']
+    assert res['fingerprint'] == fingerprint_sha1(cert)

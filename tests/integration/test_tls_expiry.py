@@ -388,7 +388,7 @@ def test_html_report_renders_with_status_colours(report, size):
                                '--hide-scrollbars', '--force-device-scale-factor=1',
                                '--user-data-dir=%s' % profile, '--screenshot=%s' % png,
                                '--window-size=%d,%d' % size, 'file://%s/tls-expiry.html' % out],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     assert os.path.exists(png), proc.stderr[-2000:]
@@ -458,3 +458,16 @@ def test_only_on_problems_sends_nothing_when_all_ok(run_playbook, farm, sandbox,
     mails = _mails_since(smtp['maildir'], before)
     assert len(mails) == 1
     assert '1 warning' in email.message_from_bytes(open(mails[0], 'rb').read())['Subject']
+
+
+def test_role_check_mode_writes_nothing(farm_playbook, farm, tmp_path):
+    out = str(tmp_path / 'never-created')
+    extra = {'expiry_report_endpoints': farm.endpoints(['exp3', 'exp80']), 'expiry_report_dir': out,
+             'expiry_report_ca_bundle': farm.ca_bundle, 'expiry_report_fail_on': 'warning',
+             'expiry_report_prometheus_file': out + '/x.prom'}
+    run = farm_playbook(ROLE_PLAYBOOK, extra_vars=extra, check=True)
+    # The checks ran (read-only) and fail_on still turns the run red, but nothing was written.
+    assert run.rc != 0
+    facts = run.task_results('Check the certificates')['localhost']['tls_expiry']
+    assert [r['status'] for r in facts['results']] == ['critical', 'ok']
+    assert not os.path.exists(out)

@@ -18,6 +18,7 @@ and keeps running until interrupted.
 """
 
 from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 import datetime
 import ipaddress
@@ -197,7 +198,9 @@ class Farm:
 
     def build_cases(self):
         self._pki()
-        sni = lambda label: '%s.%s' % (label, DOMAIN)  # noqa: E731
+
+        def sni(label):
+            return '%s.%s' % (label, DOMAIN)
         cases = []
 
         def add(kind, chain, expect=None, name=None, **kw):
@@ -286,7 +289,7 @@ class Farm:
             self.build_cases()
         self.write_files()
         check = subprocess.run([NGINX, '-p', self.dir, '-c', self.conf, '-e', os.path.join(self.dir, 'logs/error.log'),
-                                '-t'], capture_output=True, text=True)
+                                '-t'], capture_output=True, text=True, check=False)
         if check.returncode != 0:
             raise RuntimeError('nginx -t failed: %s' % check.stderr)
         self._nginx = subprocess.Popen([NGINX, '-p', self.dir, '-c', self.conf, '-e',
@@ -330,7 +333,7 @@ class Farm:
         listener.listen(0)
         self.noaccept_port = listener.getsockname()[1]
         self._noaccept = [listener]
-        for _ in range(3):
+        for _attempt in range(3):
             filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             filler.setblocking(False)
             try:
@@ -443,7 +446,7 @@ SERVER_BLOCK = '''    server {
 
 def main(argv):
     import argparse
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('action', choices=['up'])
     parser.add_argument('--filler', type=int, default=40)
     parser.add_argument('--net', type=int, default=9)

@@ -12,7 +12,7 @@ import smtplib
 import socket
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, getaddresses, make_msgid
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
@@ -117,7 +117,7 @@ def send(message, host, port, security='starttls', username=None, password=None,
         raise MailError('refusing to send a password over an unencrypted connection to %s; use security=starttls or ssl'
                         % host)
     deadline = Deadline(timeout)
-    recipients = [a for a in message.get_all('To', []) + message.get_all('Cc', [])]
+    recipients = [addr for _name, addr in getaddresses(message.get_all('To', []) + message.get_all('Cc', []))]
     ctx = tls_context(ca_bundle, validate_certs) if security != 'none' else None
 
     def attempt():

@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import random
 import socket
 import ssl
 import threading
@@ -36,6 +37,8 @@ try:
     _DER = _ssl.ENCODING_DER
 except (ImportError, AttributeError):  # pragma: no cover
     _DER = None
+
+_RNG = random.Random()  # one shared jitter source (seeding one per endpoint costs more than the probe's bookkeeping)
 
 TRANSIENT_ERRNOS = frozenset(getattr(errno, name) for name in (
     'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE')
@@ -222,7 +225,7 @@ def handshake_once(endpoint, context, resolver, deadline):
 def probe(endpoint, context, resolver, timeout, retries):
     """``handshake_once`` with bounded retries of transient failures, all within ``timeout``."""
     deadline = Deadline(timeout)
-    policy = RetryPolicy(attempts=max(0, int(retries)) + 1, base=0.1, cap=1.0, jitter=0.25)
+    policy = RetryPolicy(attempts=max(0, int(retries)) + 1, base=0.1, cap=1.0, jitter=0.25, rng=_RNG)
 
     def attempt():
         try:

@@ -23,7 +23,7 @@ def inspect(store, name):
         with open(os.path.join(base, 'privkey.pem'), 'rb') as handle:
             key = serialization.load_pem_private_key(handle.read(), password=None)
     except (IOError, OSError) as exc:
-        return {'match': False, 'error': 'cannot read %s: %s' % (exc.filename, exc.strerror)}
+        return {'match': False, 'missing': True, 'error': 'cannot read %s: %s' % (exc.filename, exc.strerror)}
     except ValueError as exc:
         return {'match': False, 'error': 'unreadable certificate or key in %s: %s' % (base, type(exc).__name__)}
     fmt = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -637,9 +637,14 @@ class TlsListener:
     def close(self):
         self.closed = True
         try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes up a pending accept on Linux
+        except OSError:
+            pass
+        try:
             self.sock.close()
         except OSError:
             pass
+        self.thread.join(2)
 
 
 class Handler(BaseHTTPRequestHandler):

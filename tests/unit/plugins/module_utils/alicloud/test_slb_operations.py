@@ -188,3 +188,32 @@ def test_throttling_retried_transparently(fake_slb):
     api = _api(fake_slb)
     assert api.server_certificates() == []
     assert api.client.calls == 3
+
+
+def test_fake_state_persists_and_serving_resumes(tmp_path, mini_ca):
+    """The test double itself: --state survives a restart, listeners serve the bound certificate again."""
+    from slb_api.server import make_server
+    from slb_api.testkit import _free_port_range, served_cert_der
+    from slb_api.certs import fingerprint_sha1
+    from cryptography import x509
+    import threading
+    state = str(tmp_path / 'state.json')
+    ports = _free_port_range(4)
+    first = make_server('127.0.0.1:0', ports, {'testid': 'testsecret'}, state_file=state, workdir=str(tmp_path / 'k1'))
+    lb_id = first.fake.seed({'load_balancers': [{'LoadBalancerName': 'persist', 'listeners': [{'ListenerPort': 443}]}]})['load_balancers'][0]
+    port = first.fake.state()['load_balancers'][0]['listeners'][0]['serving_port']
+    served = fingerprint_sha1(x509.load_der_x509_certificate(served_cert_der(port)))
+    first.fake.shutdown()
+    first.server_close()
+    second = make_server('127.0.0.1:0', ports, {}, state_file=state, workdir=str(tmp_path / 'k2'))
+    threading.Thread(target=second.serve_forever, daemon=True).start()
+    try:
+        listener = second.fake.state()['load_balancers'][0]['listeners'][0]
+        assert second.fake.state()['load_balancers'][0]['LoadBalancerId'] == lb_id
+        assert listener['serving_port'] == port
+        assert fingerprint_sha1(x509.load_der_x509_certificate(served_cert_der(port))) == served
+        assert 'testid' in second.fake.access_keys
+    finally:
+        second.shutdown()
+        second.server_close()
+        second.fake.shutdown()

@@ -156,7 +156,7 @@ def test_data_after_go_ahead_is_refused(tiny_server, served):
 
 def test_slow_drip_greeting_cannot_outlive_the_deadline(tiny_server):
     def script(conn):
-        for _ in range(100):
+        for _drop in range(100):
             conn.sendall(b'2')  # never a full line
             time.sleep(0.1)
     server = tiny_server(script)
@@ -169,7 +169,7 @@ def test_slow_drip_greeting_cannot_outlive_the_deadline(tiny_server):
 
 
 def test_tarpit_handshake_bounded_by_timeout_even_with_retries(tiny_server):
-    def script(conn):
+    def script(_conn):
         time.sleep(4)  # accept, read nothing, answer nothing
     server = tiny_server(script)
     start = time.monotonic()
@@ -221,3 +221,18 @@ def test_collector_reports_presented_chain_that_does_not_verify(tiny_server, pki
     assert first['days_remaining'] == pytest.approx(-3.0, abs=1e-3)
     assert len(first['chain']) == 2
     assert second['status'] == 'invalid' and 'self-signed' in second['chain_error']
+
+
+def test_names_are_resolved_under_the_deadline(tiny_server, served, pki):
+    leaf, ctx = served
+    server = tiny_server(lambda conn: _tls(conn, ctx))
+    endpoint = parse_endpoint({'host': 'localhost', 'port': server.port, 'server_name': 'srv.unit.test'})
+    shake = probe(endpoint, make_context(), Resolver(), 5.0, 0)
+    assert shake.chain_der[0] == leaf.der
+    assert shake.peer_address in ('127.0.0.1', '::ffff:127.0.0.1')
+    missing = parse_endpoint('no-such-host.invalid:443')
+    start = time.monotonic()
+    with pytest.raises(ProbeError) as info:
+        probe(missing, make_context(), Resolver(), 3.0, 2)
+    assert 'resolve' in str(info.value) and 'no-such-host.invalid' in str(info.value)
+    assert time.monotonic() - start < 3.5

@@ -80,7 +80,7 @@ def test_identical_chains_are_verified_once(pki, monkeypatch):
     original = v._verify
     monkeypatch.setattr(v, '_verify', lambda chain: calls.append(1) or original(chain))
     leaf = pki.leaf('cached.unit.test')
-    for _ in range(5):
+    for _round in range(5):
         assert v.verify(_chain(cache, leaf, pki.inter))[0] is True
     assert len(calls) == 1
     # The cache parses each DER once too.
@@ -115,8 +115,8 @@ def test_file_results_match_generated_certificate(pki, tmp_path):
     assert full['not_after'] == iso(leaf.cert.not_valid_after_utc)
     assert full['sans'] == ['file.unit.test']
     assert full['chain_valid'] is True and full['hostname_match'] is None
-    assert [c['fingerprint_sha256'] for c in full['chain']] == [hashlib.sha256(leaf.der).hexdigest(),
-                                                               hashlib.sha256(pki.inter.der).hexdigest()]
+    expected_chain = [hashlib.sha256(leaf.der).hexdigest(), hashlib.sha256(pki.inter.der).hexdigest()]
+    assert [c['fingerprint_sha256'] for c in full['chain']] == expected_chain
     assert (full['key_type'], full['key_bits']) == ('EC', 256)
     # DER file: leaf only, so the chain is incomplete; the name is checked because server_name is given.
     assert der['status'] == 'invalid' and der['chain_valid'] is False and der['hostname_match'] is False
