@@ -163,6 +163,7 @@ def main(argv):
             eps = farm_endpoints(farm, size)
             assert len(eps) == size, (len(eps), size)
             times = []
+            load_before = os.getloadavg()[0]
             for _round in range(args.repeat):
                 elapsed, summary, cmd = run_playbook(VENV, OURS, {'eps': eps, 'ca': farm.ca_bundle}, workdir, 'ours')
                 times.append(elapsed)
@@ -171,7 +172,8 @@ def main(argv):
                    'playbook_seconds_median': round(statistics.median(times), 2),
                    'playbook_seconds_all': [round(t, 2) for t in times],
                    'module_direct_seconds': round(direct, 2), 'module_peak_rss_mib': round(rss, 1),
-                   'summary': summary, 'command': cmd, 'memory_command': rss_cmd}
+                   'summary': summary, 'command': cmd, 'memory_command': rss_cmd,
+                   'load_average_1m_before_after': [round(load_before, 2), round(os.getloadavg()[0], 2)]}
             assert direct_summary['total'] == size and summary['total'] == size
             data['runs'].append(run)
             print(json.dumps(run), flush=True)
@@ -180,13 +182,15 @@ def main(argv):
             points = []
             for count in sorted(set([max(5, args.crypto_count // 5), args.crypto_count])):
                 eps = farm_endpoints(farm, count)
+                load_before = os.getloadavg()[0]
                 elapsed, summary, cmd = run_playbook(BENCH_VENV, THEIRS, {'eps': eps}, workdir, 'theirs')
                 if summary['failed']:
                     raise RuntimeError('get_certificate failed on %d endpoints: %s' % (summary['failed'], summary['first_error']))
                 points.append((count, elapsed))
                 run = {'tool': 'community.crypto.get_certificate (loop)', 'endpoints': count,
                        'playbook_seconds_median': round(elapsed, 2), 'playbook_seconds_all': [round(elapsed, 2)],
-                       'per_endpoint_seconds': round(elapsed / count, 3), 'summary': summary, 'command': cmd}
+                       'per_endpoint_seconds': round(elapsed / count, 3), 'summary': summary, 'command': cmd,
+                       'load_average_1m_before_after': [round(load_before, 2), round(os.getloadavg()[0], 2)]}
                 data['runs'].append(run)
                 print(json.dumps(run), flush=True)
             (n1, t1), (n2, t2) = points[0], points[-1]
@@ -210,21 +214,25 @@ def write_report(out, data, args):
     lines = ['# TLS expiry check benchmark', '',
              'Machine: %(cpus)s CPUs, Python %(python)s, %(platform)s.' % data['machine'],
              'Farm: private nginx (tests/integration/tls_farm.py), SNI names on one 127.43.1.1 port, '
-             'built in %ss. Other work was running on the machine at the same time.' % data['farm_build_seconds'], '',
-             '| tool | endpoints | wall time (s) | per endpoint (ms) | peak RSS of module process (MiB) |',
-             '| --- | ---: | ---: | ---: | ---: |']
+             'built in %ss. The machine is shared: other jobs ran at the same time (see the load column; '
+             '2 CPUs, so a load above 2 means the benchmark got less than the whole machine).' % data['farm_build_seconds'], '',
+             '| tool | endpoints | wall time (s) | per endpoint (ms) | module alone (s) | peak RSS of module process (MiB) '
+             '| load avg (1 min) before/after |',
+             '| --- | ---: | ---: | ---: | ---: | ---: | --- |']
     for size in sorted(ours):
         r = ours[size]
-        lines.append('| %s | %d | %.2f (median of %d, whole ansible-playbook run) | %.1f | %.1f |' % (
-            r['tool'], size, r['playbook_seconds_median'], len(r['playbook_seconds_all']),
-            1000.0 * r['playbook_seconds_median'] / size, r['module_peak_rss_mib']))
+        lines.append('| %s | %d | %.2f (median of %s, whole ansible-playbook run) | %.1f | %.2f | %.1f | %s |' % (
+            r['tool'], size, r['playbook_seconds_median'], r['playbook_seconds_all'],
+            1000.0 * r['playbook_seconds_median'] / size, r['module_direct_seconds'], r['module_peak_rss_mib'],
+            ' / '.join('%.1f' % v for v in r['load_average_1m_before_after'])))
     for r in theirs:
-        lines.append('| %s | %d | %.2f (measured) | %.1f | n/a |' % (
-            r['tool'], r['endpoints'], r['playbook_seconds_median'], 1000.0 * r['per_endpoint_seconds']))
+        lines.append('| %s | %d | %.2f (measured) | %.1f | n/a | n/a | %s |' % (
+            r['tool'], r['endpoints'], r['playbook_seconds_median'], 1000.0 * r['per_endpoint_seconds'],
+            ' / '.join('%.1f' % v for v in r['load_average_1m_before_after'])))
     fit = data.get('community_crypto_fit')
     if fit:
         lines.append('| community.crypto.get_certificate (loop) | 500 | %.1f (**extrapolated**: %.2f s start-up + '
-                     '%.0f ms per endpoint, fitted on %s endpoints) | %.1f | n/a |' % (
+                     '%.0f ms per endpoint, fitted on %s endpoints) | %.1f | n/a | n/a | - |' % (
                          fit['extrapolated_500_seconds'], fit['startup_seconds'], 1000 * fit['per_endpoint_seconds'],
                          ' and '.join(str(p[0]) for p in fit['points']), 1000 * fit['per_endpoint_seconds']))
     lines.append('')
@@ -238,6 +246,8 @@ def write_report(out, data, args):
             ours[5000]['playbook_seconds_median'], 'yes' if ours[5000]['playbook_seconds_median'] < 30 else 'NO'))
     lines += ['', 'Statuses found (ours): ' + '; '.join('%d: %s' % (s, json.dumps(
         dict((k, v) for k, v in ours[s]['summary'].items() if k != 'earliest'))) for s in sorted(ours)), '',
+        '"module alone" is the module file run directly by Python with the same arguments (no ansible-playbook '
+        'start-up, no result transfer): the part of the time that is ours.', '',
         'Method: wall time of the whole `ansible-playbook` process (one task for ours; a loop task for '
         'community.crypto, run without `ca_cert` so expired certificates do not fail it). Peak memory: '
         'the module file run directly with the same arguments under `/usr/bin/time -v` '

@@ -164,6 +164,13 @@ class OrderRunner:
             if resumed is not None:
                 result['seconds'] = round(time.monotonic() - started, 3)
                 return resumed
+        if stored and stored.get('status') in PENDING_STATES and not self.check_mode:
+            # a pending order we cannot resume (changed request, expired, invalid at the CA):
+            # make sure acme_finalize does not pick it up any more
+            doc = dict(stored)
+            doc.update({'status': 'abandoned', 'abandoned': csrlib.iso(self.now())})
+            self.store.save_order(name, doc)
+            self.store.remove(name, 'pending')
         # 2. decide
         ari_at, ari_expl, replaces = self._ari(name, cert)
         have = csrlib.identifier_key(csrlib.cert_identifiers(cert)) if cert is not None else None
