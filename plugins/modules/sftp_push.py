@@ -23,7 +23,7 @@ description:
     I(host_key_policy=accept_new), which records unknown keys (changed keys are still refused).
   - Runs where the files are (typically the ACME host); I(src) paths are read there.
 author:
-  - certpilot maintainers
+  - certpilot maintainers (@certpilot)
 requirements:
   - paramiko >= 2.7
 attributes:
@@ -140,8 +140,9 @@ notes:
   - The module fails when any host fails, after every host has been handled; I(hosts) in the result
     says what happened on each one.
 seealso:
-  - role: certpilot.tls.cert_push
+  - name: certpilot.tls.cert_push role
     description: Uses this module for its C(sftp) transport.
+    link: https://example.invalid/certpilot/tls/blob/main/roles/cert_push/README.md
 '''
 
 EXAMPLES = r'''
@@ -183,7 +184,7 @@ hosts:
       description: Whether any file changed (or would change in check mode).
       type: bool
     files:
-      description: Per file C(dest), C(action) (create, update, chmod, remove, none), C(changed), C(sha256), C(mode).
+      description: Per file C(dest), C(action) (create, update, chmod, remove, none), C(changed), C(mode) and, except for secret files, C(sha256).
       type: list
       elements: dict
     validated:

@@ -213,7 +213,7 @@ tls_expiry:
           description: C(endpoint) or C(file).
           type: str
         host:
-          description: Host probed (for files, the inventory host).
+          description: Host probed (for files, the host name of the target the module ran on).
           type: str
         port:
           description: TCP port (null for files).

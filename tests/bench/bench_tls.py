@@ -180,7 +180,7 @@ def main(argv):
         if os.path.exists(os.path.join(BENCH_VENV, 'bin', 'ansible-playbook')):
             # Two loop sizes give start-up cost + per-item cost; 500 is extrapolated from that line.
             points = []
-            for count in sorted(set([max(5, args.crypto_count // 5), args.crypto_count])):
+            for count in sorted(set([max(20, args.crypto_count // 5), args.crypto_count])):
                 eps = farm_endpoints(farm, count)
                 load_before = os.getloadavg()[0]
                 elapsed, summary, cmd = run_playbook(BENCH_VENV, THEIRS, {'eps': eps}, workdir, 'theirs')

@@ -99,8 +99,7 @@ class PlaybookResult(object):
 
     def tasks(self):
         for play in (self.results or {}).get('plays', []):
-            for task in play.get('tasks', []):
-                yield task
+            yield from play.get('tasks', [])
 
     def task_results(self, task_name):
         """{host: result} of the last task named ``task_name`` (exact name, or ``role : name`` suffix)."""
@@ -182,7 +181,7 @@ def sandbox_cli(args, env=None, timeout=180):
     if not os.path.exists(python):
         python = sys.executable
     return subprocess.run([python, SANDBOX_PY] + list(args), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout)
+                          stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout, check=False)
 
 
 def wait_for(predicate, timeout=20.0, interval=0.2, what='condition'):

@@ -41,6 +41,7 @@ PLAYBOOK = r'''
         store: "{{ store }}"
         certificates: "{{ certificates }}"
         concurrency: 10
+        force: "{{ force | default(false) }}"
       register: order
     - name: Challenge files
       ansible.builtin.copy:
@@ -385,3 +386,34 @@ def test_unknown_preferred_chain_falls_back_with_warning(sandbox, run_playbook, 
     final = res.task_results('Finalize')['localhost']
     assert final['certificates'][name]['changed'] is True
     assert any('No Such Root CA' in w for w in final.get('warnings', [])), final.get('warnings')
+
+
+@pytest.mark.timeout(300)
+def test_force_renewal_reuse_key_and_archive(sandbox, run_playbook, tmp_path):
+    prefix = 'k' + uuid.uuid4().hex[:6]
+    certificates = [{'name': prefix + '-keep', 'domains': [prefix + '-keep.example.test'], 'reuse_key': True},
+                    {'name': prefix + '-new', 'domains': [prefix + '-new.example.test']}]
+    extra = _vars(sandbox, tmp_path, certificates)
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    first = res.task_results('Finalize')['localhost']['certificates']
+    keys = dict((n, open(r['key_path'], 'rb').read()) for n, r in first.items())
+    res = run_playbook(PLAYBOOK, extra_vars=dict(extra, force=True))
+    assert res.rc == 0, res.explain()
+    order = res.task_results('Order')['localhost']['certificates']
+    assert all(r['action'] == 'order' and 'forced' in r['reason'] for r in order.values())
+    second = res.task_results('Finalize')['localhost']['certificates']
+    for spec in certificates:
+        name = spec['name']
+        assert second[name]['serial'] != first[name]['serial']
+        key = open(second[name]['key_path'], 'rb').read()
+        assert (key == keys[name]) is bool(spec.get('reuse_key'))
+        leaf = _load_chain(second[name]['cert_path'])[0]
+        assert _public(serialization.load_pem_private_key(key, None)) == _public(leaf)
+        archive = os.path.join(extra['store'], name, 'archive')
+        stamps = os.listdir(archive)
+        assert len(stamps) == 1
+        old_cert = _load_chain(os.path.join(archive, stamps[0], 'cert.pem'))[0]
+        assert format(old_cert.serial_number, 'x') == first[name]['serial']
+        assert open(os.path.join(archive, stamps[0], 'privkey.pem'), 'rb').read() == keys[name]
+        assert stat.S_IMODE(os.stat(os.path.join(archive, stamps[0], 'privkey.pem')).st_mode) == 0o600

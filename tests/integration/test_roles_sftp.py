@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from test_roles_renew import RENEW, Scenario, assert_serving_store, served, store_fingerprint
+from test_roles_renew import RENEW, Scenario, assert_serving_store
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -54,7 +54,7 @@ def ssh_cmd(sandbox, name, known_hosts, *command):
 
 def run(cmd, timeout=30):
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
 
 
 # ---------------------------------------------------------------- SSH

@@ -43,6 +43,16 @@ NGINX = shutil.which('nginx') or '/usr/sbin/nginx'
 DOMAIN = 'farm.test'
 
 
+def _die_with_parent():
+    """In the child before exec: SIGTERM when the test process dies, so a killed run leaves no nginx behind."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port(address):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -294,7 +304,8 @@ class Farm:
             raise RuntimeError('nginx -t failed: %s' % check.stderr)
         self._nginx = subprocess.Popen([NGINX, '-p', self.dir, '-c', self.conf, '-e',
                                         os.path.join(self.dir, 'logs/error.log')],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       preexec_fn=_die_with_parent)
         try:
             wait_port(self.sni_address, self.port)
             wait_port(self.ip_address, self.port)
@@ -414,6 +425,7 @@ class Farm:
 NGINX_CONF = '''
 # certpilot.tls test farm: private instance, never the system nginx.
 user root root;
+daemon off;          # the Popen'ed process is the master: stop() can always signal it
 worker_processes %(workers)d;
 worker_rlimit_nofile 65536;
 pid %(dir)s/nginx.pid;

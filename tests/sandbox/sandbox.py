@@ -21,6 +21,7 @@ __metaclass__ = type
 import argparse
 import base64
 import fcntl
+import functools
 import glob
 import importlib.util
 import json
@@ -441,6 +442,24 @@ def _register_dns(ctx):
                                % (host['names'][1], answers, rcode, host['address']))
 
 
+
+def _pebble_probe(port, ctx):
+    return http_probe(ctx.acme_url(port, '/dir'), cafile=ctx.ca_bundle)
+
+
+def _export_roots_after_start(sub, mgmt, ctx):
+    return _export_roots(ctx, sub, mgmt)
+
+
+def _nginx_probe(host, name, ctx):  # pylint: disable=unused-argument
+    return http_probe('http://%s:%d/.well-known/acme-challenge/sandbox-probe' % (host['address'], host['http_port']),
+                      body=('sandbox-probe %s' % name).encode('ascii'))
+
+
+def _sshd_probe(host, ctx):  # pylint: disable=unused-argument
+    return banner_probe(host['address'], host['ssh_port'], b'SSH-2.0-')
+
+
 def builtin_services(ctx):
     dns_port, dns_mgmt = ctx.port(DNS_PORT), ctx.port(DNS_MGMT_PORT)
     services = [Service(
@@ -459,8 +478,8 @@ def builtin_services(ctx):
             argv=[PEBBLE, '-config', ctx.path(sub, 'pebble-config.json'), '-dnsserver', '127.0.0.1:%d' % dns_port],
             env={'PEBBLE_VA_NOSLEEP': '1', 'PEBBLE_WFE_NONCEREJECT': str(ctx.nonce_reject)},
             ports=[('127.0.0.1', ctx.port(port)), ('127.0.0.1', ctx.port(mgmt))],
-            probe=(lambda p: lambda c: http_probe(c.acme_url(p, '/dir'), cafile=c.ca_bundle))(port),
-            after_start=(lambda s, m: lambda c: _export_roots(c, s, m))(sub, mgmt),
+            probe=functools.partial(_pebble_probe, port),
+            after_start=functools.partial(_export_roots_after_start, sub, mgmt),
         ))
     for hname, host in sorted(ctx.hosts.items()):
         services.append(Service(
@@ -468,15 +487,13 @@ def builtin_services(ctx):
             argv=[NGINX, '-c', host['nginx_conf'], '-e', os.path.join(host['logs'], 'error.log')],
             pidfile=host['nginx_pid'],
             ports=[(host['address'], host['http_port']), (host['address'], host['https_port'])],
-            probe=(lambda h, n: lambda c: http_probe(
-                'http://%s:%d/.well-known/acme-challenge/sandbox-probe' % (h['address'], h['http_port']),
-                body=('sandbox-probe %s' % n).encode('ascii')))(host, hname),
+            probe=functools.partial(_nginx_probe, host, hname),
         ))
         services.append(Service(
             name='sshd-%s' % hname, group='host:%s' % hname, description='sshd %s' % hname,
             argv=[SSHD, '-D', '-f', host['sshd_config'], '-E', os.path.join(host['logs'], 'sshd.log')],
             ports=[(host['address'], host['ssh_port'])],
-            probe=(lambda h: lambda c: banner_probe(h['address'], h['ssh_port'], b'SSH-2.0-'))(host),
+            probe=functools.partial(_sshd_probe, host),
         ))
     smtp, smtps = ctx.port(SMTP_PORT), ctx.port(SMTP_TLS_PORT)
     services.append(Service(

@@ -192,19 +192,21 @@ class OrderRunner:
         try:
             url, order = self.api.new_order(spec['identifiers'], spec['profile'], replaces)
         except AcmeProblem as exc:
-            if not replaces:
+            if not replaces or not exc.status or not 400 <= int(exc.status) < 500 or int(exc.status) == 429:
                 raise
             # the CA refused 'replaces' (e.g. already replaced): order without it
             self.warn('%s: the CA refused replaces=%s (%s); ordering without it' % (name, replaces, exc.detail))
             url, order = self.api.new_order(spec['identifiers'], spec['profile'], None)
-        key_pem = self._pending_key(name, spec)
+        key_pem, reused = self._pending_key(name, spec)
         key = load_private_key(key_pem, what='%s private key' % name)
         csr_pem = csrlib.make_csr(key, spec['identifiers'])
         authzs, chals = self._authorizations(name, spec, order)
-        if not spec['reuse_key'] or self.store.read(name, 'privkey.pem') is None:
+        if not reused:
             self.store.write(name, 'pending/privkey.pem', key_pem)
         self.store.write(name, 'pending/csr.pem', csr_pem)
-        self.store.save_order(name, self._order_doc(spec, url, order, authzs, replaces))
+        doc = self._order_doc(spec, url, order, authzs, replaces)
+        doc['reuse_key'] = reused
+        self.store.save_order(name, doc)
         result.update({'order_url': url, 'status': order.get('status'), 'seconds': round(time.monotonic() - started, 3)})
         return result, chals
 
@@ -275,8 +277,10 @@ class OrderRunner:
             if existing is not None:
                 key = load_private_key(existing, what='%s private key' % name)
                 if key_type_of(key) == spec['key_type']:
-                    return existing
-        return private_key_pem(generate_private_key(spec['key_type']))
+                    return existing, True
+                self.warn('%s: reuse_key is set but the current key is %s, not %s; generating a new key'
+                          % (name, key_type_of(key), spec['key_type']))
+        return private_key_pem(generate_private_key(spec['key_type'])), False
 
     def _authorizations(self, name, spec, order):
         authzs, chals = [], []

@@ -65,7 +65,8 @@ class FileState(object):
     def summary(self):
         out = {'dest': self.spec.dest, 'action': self.action, 'changed': self.changed}
         if self.spec.state == 'present':
-            out['sha256'] = hashlib.sha256(self.spec.data).hexdigest()
+            if not self.spec.secret:
+                out['sha256'] = hashlib.sha256(self.spec.data).hexdigest()
             out['mode'] = '%04o' % self.spec.mode
         return out
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Fake Alibaba Cloud SLB (CLB) API, version 2014-05-15 -- a TEST DOUBLE.
 
 It speaks the real RPC wire format (signature v1.0 verified exactly, JSON bodies,

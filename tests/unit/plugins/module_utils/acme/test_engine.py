@@ -131,3 +131,35 @@ def test_malicious_token_is_refused_and_nothing_written(fake_acme, tmp_path):
     results, challenges, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
     assert results['www']['action'] == 'error' and 'invalid challenge token' in results['www']['error']
     assert challenges == [] and not os.path.exists(os.path.join(store, 'www', 'order.json'))
+
+
+def test_pending_order_is_resumed_then_abandoned_when_invalid(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    status = {'value': 'pending'}
+    fake_acme.routes['/order/*'] = lambda f, m, b, p, path: (200, {}, {
+        'status': status['value'], 'expires': '2099-01-01T00:00:00Z', 'authorizations': [f.url('/authz/1')],
+        'finalize': f.url('/finalize/1')})
+    specs = normalize_certificates(SPEC)
+    results, _c, _e = _runner(fake_acme, store).run(specs)
+    first_url = results['www']['order_url']
+    assert results['www']['action'] == 'order' and len(ca.orders) == 1
+    # second run: the stored order is still pending at the CA -> resumed, no new order
+    results, challenges, _e = _runner(fake_acme, store).run(specs)
+    assert results['www']['action'] == 'resume' and results['www']['order_url'] == first_url
+    assert len(ca.orders) == 1 and len(challenges) == 1
+    # check mode sees the resume too, without writing
+    before = open(os.path.join(store, 'www', 'order.json')).read()
+    results, _c, _e = _runner(fake_acme, store, check_mode=True).run(specs)
+    assert results['www']['action'] == 'resume'
+    assert open(os.path.join(store, 'www', 'order.json')).read() == before
+    # the order went invalid at the CA -> a new order replaces it
+    status['value'] = 'invalid'
+    results, _c, _e = _runner(fake_acme, store).run(specs)
+    assert results['www']['action'] == 'order' and len(ca.orders) == 2
+    assert results['www']['order_url'] != first_url
+    # a changed request abandons the pending order even when nothing else is due
+    status['value'] = 'pending'
+    changed = normalize_certificates([{'name': 'www', 'domains': ['www.example.com', 'example.com']}])
+    results, _c, _e = _runner(fake_acme, store, check_mode=True).run(changed)
+    assert results['www']['action'] == 'order' and len(ca.orders) == 2

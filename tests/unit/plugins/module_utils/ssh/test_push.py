@@ -306,7 +306,10 @@ def test_verify_success_and_second_run_unchanged():
         assert client.ran == expected_cmds
         assert result['verified'][0]['ok'] is True
     assert sftp.mode('/c/privkey.pem') == 0o600
-    # the key never appears in a diff
+    # nothing derived from the key is returned: no content in a diff, no hash
+    key_summary = [f for f in result['files'] if f['dest'] == '/c/privkey.pem'][0]
+    assert 'sha256' not in key_summary
+    assert [f for f in result['files'] if f['dest'] == '/c/fullchain.pem'][0]['sha256'] == hashlib.sha256(pem).hexdigest()
     assert all('PRIVATE KEY' not in d['after'] for d in result['diff'])
 
 

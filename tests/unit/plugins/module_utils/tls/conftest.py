@@ -19,8 +19,8 @@ def pki():
 def tiny_server():
     servers = []
 
-    def make(script):
-        server = TinyServer(script)
+    def make(script, host='127.0.0.1'):
+        server = TinyServer(script, host)
         servers.append(server)
         return server
     yield make

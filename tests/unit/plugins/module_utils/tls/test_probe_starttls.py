@@ -165,7 +165,7 @@ def test_slow_drip_greeting_cannot_outlive_the_deadline(tiny_server):
         _probe(server.port, 'smtp', timeout=1.0)
     elapsed = time.monotonic() - start
     assert 'timed out' in str(info.value)
-    assert elapsed < 1.5
+    assert elapsed < 2.0  # the server would drip for 10 s
 
 
 def test_tarpit_handshake_bounded_by_timeout_even_with_retries(tiny_server):
@@ -177,7 +177,7 @@ def test_tarpit_handshake_bounded_by_timeout_even_with_retries(tiny_server):
         _probe(server.port, 'none', timeout=1.0, retries=3)
     elapsed = time.monotonic() - start
     assert 'timed out' in str(info.value)
-    assert 0.9 < elapsed < 1.5
+    assert 0.9 < elapsed < 2.0  # one timeout, not (retries + 1) x timeout = 4 s
 
 
 def test_refused_is_retried_within_the_budget_tls_alert_is_not(tiny_server):
@@ -236,3 +236,12 @@ def test_names_are_resolved_under_the_deadline(tiny_server, served, pki):
         probe(missing, make_context(), Resolver(), 3.0, 2)
     assert 'resolve' in str(info.value) and 'no-such-host.invalid' in str(info.value)
     assert time.monotonic() - start < 3.5
+
+
+def test_ipv6_literal_endpoint(tiny_server, served):
+    leaf, ctx = served
+    server = tiny_server(lambda conn: _tls(conn, ctx), host='::1')
+    endpoint = parse_endpoint('[::1]:%d' % server.port)
+    assert endpoint.name == '[::1]:%d' % server.port
+    shake = probe(endpoint, make_context(), Resolver(), 5.0, 0)
+    assert shake.chain_der[0] == leaf.der and shake.peer_address == '::1'

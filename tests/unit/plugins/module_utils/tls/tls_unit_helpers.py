@@ -71,10 +71,10 @@ class PKI:
 class TinyServer:
     """A loopback server running ``script(conn)`` for every connection, in a thread."""
 
-    def __init__(self, script):
+    def __init__(self, script, host='127.0.0.1'):
         self.script = script
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(('127.0.0.1', 0))
+        self.sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
