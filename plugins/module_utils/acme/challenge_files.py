@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""http-01 challenge files in a webroot, all of a host's files in one call.
+
+Writing each token with its own task costs Ansible's per-task overhead for
+every certificate; a web host serving 200 names would pay it 200 times.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import re
+
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_token
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
+
+CHALLENGE_DIR = os.path.join('.well-known', 'acme-challenge')
+# RFC 8555 section 8.1: key authorization = token "." base64url(JWK thumbprint)
+KEY_AUTHORIZATION_RE = re.compile(r'^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')
+
+
+class ChallengeFiles:
+    """The ``.well-known/acme-challenge/`` directory below one webroot."""
+
+    def __init__(self, webroot, mode=0o644):
+        if not webroot or not os.path.isabs(webroot):
+            raise CertpilotError('webroot must be an absolute path, got %r' % (webroot,))
+        self.webroot = webroot
+        self.directory = os.path.join(webroot, CHALLENGE_DIR)
+        self.mode = mode
+
+    def path(self, token):
+        return os.path.join(self.directory, validate_token(token))
+
+    @staticmethod
+    def validate(challenges, need_key_authorization=True):
+        """Check every item before touching the disk, so bad input changes nothing."""
+        seen = {}
+        for item in challenges:
+            token = validate_token(item.get('token'))
+            keyauth = item.get('key_authorization')
+            if need_key_authorization:
+                if not isinstance(keyauth, str) or not KEY_AUTHORIZATION_RE.match(keyauth) \
+                        or not keyauth.startswith(token + '.'):
+                    raise CertpilotError('the key authorization for token %s is not "<token>.<thumbprint>"' % token)
+                if seen.get(token, keyauth) != keyauth:
+                    raise CertpilotError('token %s is listed twice with different key authorizations' % token)
+            seen[token] = keyauth
+        return seen
+
+    def plan(self, challenges, state):
+        """The tokens that would change: files to write (present) or to remove (absent)."""
+        wanted = self.validate(challenges, need_key_authorization=(state == 'present'))
+        if state == 'present':
+            return sorted(t for t, ka in wanted.items() if read_bytes(self.path(t)) != (ka or '').encode('ascii'))
+        return sorted(t for t in wanted if os.path.lexists(self.path(t)))
+
+    def apply(self, challenges, state):
+        """Write or remove the files; returns the tokens that changed."""
+        changed = self.plan(challenges, state)
+        if state == 'present':
+            if changed:
+                self._make_directory()
+            wanted = self.validate(challenges)
+            for token in changed:
+                atomic_write(self.path(token), wanted[token].encode('ascii'), mode=self.mode)
+        else:
+            for token in changed:
+                try:
+                    os.unlink(self.path(token))
+                except OSError as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise CertpilotError('cannot remove %s: %s' % (self.path(token), exc))
+        return changed
+
+    def _make_directory(self):
+        # nginx workers run as an unprivileged user: the path must be traversable.
+        current = self.webroot
+        for part in CHALLENGE_DIR.split(os.sep):
+            current = os.path.join(current, part)
+            if not os.path.isdir(current):
+                try:
+                    os.makedirs(current, 0o755)
+                except OSError as exc:
+                    raise CertpilotError('cannot create %s: %s' % (current, exc))

@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.challenge_files import ChallengeFiles
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+
+THUMB = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'
+
+
+def challenge(token):
+    return {'token': token, 'key_authorization': '%s.%s' % (token, THUMB), 'certificate': 'ignored'}
+
+
+def test_writes_all_files_once_then_reports_no_change(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    items = [challenge('tok-%d' % i) for i in range(5)]
+    assert files.plan(items, 'present') == sorted(i['token'] for i in items)
+    assert files.apply(items, 'present') == sorted(i['token'] for i in items)
+    for item in items:
+        path = tmp_path / '.well-known' / 'acme-challenge' / item['token']
+        assert path.read_text() == item['key_authorization']
+        assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o644
+    assert files.apply(items, 'present') == []
+    # A changed key authorization is rewritten.
+    items[0]['key_authorization'] = 'tok-0.other'
+    assert files.apply(items, 'present') == ['tok-0']
+
+
+def test_absent_removes_only_listed_tokens(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    files.apply([challenge('a'), challenge('b')], 'present')
+    assert files.apply([{'token': 'a'}, {'token': 'zz'}], 'absent') == ['a']
+    assert sorted(os.listdir(files.directory)) == ['b']
+    assert files.apply([{'token': 'a'}], 'absent') == []
+
+
+@pytest.mark.parametrize('token', ['../../etc/passwd', 'a/b', '', 'tok en', '.hidden', None])
+def test_hostile_tokens_are_refused_before_anything_is_written(tmp_path, token):
+    files = ChallengeFiles(str(tmp_path))
+    with pytest.raises(CertpilotError, match='token'):
+        files.apply([challenge('good'), {'token': token, 'key_authorization': '%s.%s' % (token, THUMB)}], 'present')
+    assert not (tmp_path / '.well-known').exists()
+
+
+def test_key_authorization_must_belong_to_token(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    with pytest.raises(CertpilotError, match='key authorization'):
+        files.apply([{'token': 'abc', 'key_authorization': 'xyz.' + THUMB}], 'present')
+    with pytest.raises(CertpilotError, match='key authorization'):
+        files.apply([{'token': 'abc', 'key_authorization': 'abc.<script>'}], 'present')
+    with pytest.raises(CertpilotError, match='twice'):
+        files.apply([challenge('abc'), {'token': 'abc', 'key_authorization': 'abc.other'}], 'present')
+
+
+def test_webroot_must_be_absolute():
+    with pytest.raises(CertpilotError, match='absolute'):
+        ChallengeFiles('relative/www')
