@@ -296,6 +296,29 @@ def check_theirs(store, certs):
             raise SystemExit('theirs: %s missing' % path)
 
 
+def remove_challenge_files(webroot, account_key_path):
+    """Delete the challenge files of one account (content ends with its JWK thumbprint)."""
+    sys.path.insert(0, os.path.join(REPO, '.build', 'collections'))
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
+    try:
+        with open(account_key_path, 'rb') as handle:
+            thumbprint = AcmeKey.from_pem(handle.read()).thumbprint
+    except (IOError, OSError):
+        return 0
+    directory = os.path.join(webroot, '.well-known', 'acme-challenge')
+    removed = 0
+    for entry in os.listdir(directory) if os.path.isdir(directory) else []:
+        path = os.path.join(directory, entry)
+        try:
+            with open(path) as handle:
+                if handle.read().strip().endswith('.' + thumbprint):
+                    os.unlink(path)
+                    removed += 1
+        except (IOError, OSError, UnicodeDecodeError):
+            continue
+    return removed
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--out', default=os.path.join(REPO, 'tests', 'bench', 'results', 'acme.md'))
@@ -369,6 +392,7 @@ def main():
                     entry['module_counter_total'] = sum(counters.values())
                 runs['%s_%s' % (who, phase)] = entry
                 log('%s %s: %.1fs, %d requests' % (who, phase, elapsed, requests))
+            log('%s: removed %d challenge files' % (who, remove_challenge_files(webroot, extra['account_key'])))
     finally:
         pebble.stop()
     write_results(args, runs, pebble, workdir)
