@@ -22,8 +22,10 @@ author:
   - certpilot maintainers (@certpilot)
 attributes:
   check_mode:
+    description: Reports which files would be written or removed without touching the disk.
     support: full
   diff_mode:
+    description: Key authorizations are not worth a diff; the changed tokens are returned instead.
     support: none
 options:
   webroot:

@@ -442,7 +442,6 @@ def _register_dns(ctx):
                                % (host['names'][1], answers, rcode, host['address']))
 
 
-
 def _pebble_probe(port, ctx):
     return http_probe(ctx.acme_url(port, '/dir'), cafile=ctx.ca_bundle)
 
