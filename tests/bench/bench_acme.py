@@ -267,8 +267,8 @@ def run_playbook(binary, playbook, extra_vars, env, workdir, label):
     with open(os.path.join(workdir, '%s.log' % label), 'w') as handle:
         handle.write(proc.stdout)
     if proc.returncode != 0:
-        sys.stdout.write(proc.stdout[-6000:])
-        raise SystemExit('%s failed (rc=%s), log in %s' % (label, proc.returncode, workdir))
+        sys.stdout.write(proc.stdout[-3000:])
+        raise RuntimeError('%s failed (rc=%s), log in %s' % (label, proc.returncode, workdir))
     return elapsed, proc.stdout
 
 
@@ -340,6 +340,7 @@ def main():
     pebble = Pebble(sandbox, workdir, use_sandbox=args.sandbox_pebble)
     pebble.start()
     runs = {}
+    failures = []
     try:
         whos = {'both': ['ours', 'ours-copy', 'theirs'], 'ours': ['ours', 'ours-copy'], 'theirs': ['theirs']}[args.only]
         for who in whos:
@@ -371,11 +372,19 @@ def main():
                 for index in range(repeat):
                     before = pebble.request_count()
                     log('%s %s: %d certificates ...' % (who, phase, args.count))
-                    elapsed, out = run_playbook(binary, playbook, extra, env, workdir, '%s-%s-%d' % (who, phase, index))
+                    try:
+                        elapsed, out = run_playbook(binary, playbook, extra, env, workdir,
+                                                    '%s-%s-%d' % (who, phase, index))
+                    except RuntimeError as exc:
+                        failures.append(str(exc))
+                        break
                     time.sleep(0.5)
                     requests_list.append(pebble.request_count() - before)
                     samples.append(elapsed)
                     check(store, certs)
+                if len(samples) < repeat:
+                    runs['%s_%s' % (who, phase)] = {'error': failures[-1]}
+                    break
                 order = sorted(range(repeat), key=lambda i: samples[i])
                 mid = order[len(order) // 2]
                 elapsed, requests = samples[mid], requests_list[mid]
@@ -396,8 +405,12 @@ def main():
     finally:
         pebble.stop()
     write_results(args, runs, pebble, workdir)
+    if failures:
+        log('FAILED runs (results incomplete, work directory kept: %s): %s' % (workdir, '; '.join(failures)))
+        return 1
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 def _fmt_ratio(a, b):
@@ -431,7 +444,7 @@ def write_results(args, runs, pebble, workdir):
     for phase in ('issue', 'noop'):
         for who in ('ours', 'ours-copy'):
             ours, theirs = runs.get('%s_%s' % (who, phase)), runs.get('theirs_' + phase)
-            if ours and theirs:
+            if ours and theirs and 'seconds' in ours and 'seconds' in theirs:
                 doc['speedup_%s_%s' % (phase, who.replace('-', '_'))] = round(theirs['seconds'] / ours['seconds'], 2)
     with open(out_json, 'w') as handle:
         json.dump(doc, handle, indent=2, sort_keys=True)
@@ -449,8 +462,10 @@ def write_results(args, runs, pebble, workdir):
     variants = [('ours', ''), ('ours-copy', ', challenge files with the same copy loop as theirs')]
     for phase in ('issue', 'noop'):
         theirs = runs.get('theirs_' + phase) or {}
+        theirs = {} if 'error' in theirs else theirs
         for who, note in variants:
             ours = runs.get('%s_%s' % (who, phase)) or {}
+            ours = {} if 'error' in ours else ours
             if not ours and who != 'ours':
                 continue
             lines.append('| %s%s | %s | %s | %s | %s | %s | %s |' % (
@@ -459,6 +474,9 @@ def write_results(args, runs, pebble, workdir):
                 '%.1f s (%.3f s/cert)' % (theirs['seconds'], theirs['seconds_per_cert']) if theirs else 'n/a',
                 _fmt_ratio(theirs.get('seconds'), ours.get('seconds')), goals[phase] if who == 'ours' else '',
                 ours.get('requests_per_cert', 'n/a'), theirs.get('requests_per_cert', 'n/a')))
+    errors = ['%s: %s' % (k, v['error']) for k, v in sorted(runs.items()) if 'error' in v]
+    if errors:
+        lines += ['', '**Incomplete run**: ' + '; '.join(errors)]
     lines += ['', '## Method', '',
               '- Wall time of one `ansible-playbook` run per scenario (process start to exit), on localhost. '
               'The no-op of ours is the median of %d runs (it is only a few tasks, so machine noise matters; all '
@@ -485,4 +503,4 @@ def write_results(args, runs, pebble, workdir):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
