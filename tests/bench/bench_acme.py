@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -262,7 +262,7 @@ def run_playbook(binary, playbook, extra_vars, env, workdir, label):
     cmd = [os.path.join(binary, 'ansible-playbook'), '-i', 'localhost,', pb_path, '-e', '@' + vars_path]
     started = time.monotonic()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, universal_newlines=True,
-                          timeout=3600)
+                          timeout=3600, check=False)
     elapsed = time.monotonic() - started
     with open(os.path.join(workdir, '%s.log' % label), 'w') as handle:
         handle.write(proc.stdout)
@@ -425,7 +425,7 @@ def write_results(args, runs, pebble, workdir):
     for who, binary in (('ours', OURS_BIN), ('theirs', THEIRS_BIN)):
         try:
             versions[who] = subprocess.run([os.path.join(binary, 'ansible'), '--version'], stdout=subprocess.PIPE,
-                                           universal_newlines=True).stdout.splitlines()[0]
+                                           universal_newlines=True, check=False).stdout.splitlines()[0]
         except OSError:
             versions[who] = None
     doc = {

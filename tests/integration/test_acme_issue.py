@@ -139,7 +139,7 @@ def _assert_chains_to_root(sandbox, fullchain_path):
 
 def _sans(cert):
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    return sorted([n for n in san.get_values_for_type(x509.DNSName)]
+    return sorted(list(san.get_values_for_type(x509.DNSName))
                   + [a.compressed for a in san.get_values_for_type(x509.IPAddress)])
 
 
@@ -185,7 +185,7 @@ def test_bulk_issue_check_mode_and_idempotence(sandbox, run_playbook, tmp_path):
     assert all(r['action'] == 'order' and r['order_url'] is None for r in order['certificates'].values())
 
     # create the account only, then check mode again: the account has no order afterwards
-    acct = run_playbook(PLAYBOOK.split('    - name: Order')[0], extra_vars=extra)
+    acct = run_playbook(PLAYBOOK.split('    - name: Order', maxsplit=1)[0], extra_vars=extra)
     assert acct.rc == 0, acct.explain()
     res = run_playbook(PLAYBOOK.replace('    - name: Order', '    - name: Order\n      check_mode: true', 1)
                        .replace('    - name: Finalize', '    - name: Finalize\n      check_mode: true', 1),
@@ -283,7 +283,7 @@ def test_resume_pending_order(sandbox, run_playbook, tmp_path):
     prefix = 'r' + uuid.uuid4().hex[:6]
     certificates = [{'name': prefix, 'domains': ['%s.example.test' % prefix]}]
     extra = _vars(sandbox, tmp_path, certificates)
-    playbook = PLAYBOOK.split('    - name: Challenge files')[0]
+    playbook = PLAYBOOK.split('    - name: Challenge files', maxsplit=1)[0]
     first = run_playbook(playbook, extra_vars=extra)
     assert first.rc == 0, first.explain()
     url = first.task_results('Order')['localhost']['certificates'][prefix]['order_url']
@@ -379,7 +379,7 @@ def test_wildcard_dns01_and_preferred_chain(sandbox, run_playbook, sandbox_dns, 
 def test_unknown_preferred_chain_falls_back_with_warning(sandbox, run_playbook, tmp_path):
     name = 'p' + uuid.uuid4().hex[:6]
     extra = _vars(sandbox, tmp_path, [{'name': name, 'domains': [name + '.example.test']}])
-    res = run_playbook(PLAYBOOK.split('    - name: Finalize')[0], extra_vars=extra)
+    res = run_playbook(PLAYBOOK.split('    - name: Finalize', maxsplit=1)[0], extra_vars=extra)
     assert res.rc == 0, res.explain()
     res = run_playbook(FINALIZE_PLAYBOOK, extra_vars=dict(extra, preferred_chain='No Such Root CA'))
     assert res.rc == 0, res.explain()

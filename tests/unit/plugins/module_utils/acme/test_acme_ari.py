@@ -57,7 +57,7 @@ def test_pick_time_is_inside_the_window():
     start = datetime.datetime(2025, 1, 1, tzinfo=UTC)
     end = start + datetime.timedelta(days=2)
     rng = random.Random(7)
-    picks = [ari.pick_time(start, end, rng) for _ in range(200)]
+    picks = [ari.pick_time(start, end, rng) for dummy in range(200)]
     assert all(start <= p <= end for p in picks)
     assert len(set(picks)) > 150, 'the time is random, not always the start'
 

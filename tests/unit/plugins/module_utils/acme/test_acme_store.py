@@ -58,7 +58,7 @@ def test_install_archives_and_rollback(tmp_path):
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     store = CertStore(str(tmp_path / 'store'))
     store.write('www', 'cert.pem', b'OLD')
-    import ansible_collections.certpilot.tls.plugins.module_utils.common.files as files
+    from ansible_collections.certpilot.tls.plugins.module_utils.common import files
 
     def broken_rename(src, dst):
         raise OSError(28, 'No space left on device')
