@@ -19,7 +19,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SANDBOX_PY = os.path.join(REPO, 'tests', 'sandbox', 'sandbox.py')
 COLLECTIONS = os.path.join(REPO, '.build', 'collections')
 CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'callback_plugins')
-VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+# The venv whose Python runs pytest, so 'make test-matrix' tests each ansible-core with its own tools.
+VENV_BIN = os.environ.get('CERTPILOT_VENV_BIN') or os.path.dirname(os.path.abspath(sys.executable))
 
 _SANDBOX_LIB = os.path.join(REPO, 'tests', 'sandbox')
 if _SANDBOX_LIB not in sys.path:

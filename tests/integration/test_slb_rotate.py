@@ -68,7 +68,7 @@ def test_rotate_switches_verifies_prunes_and_converges(slb, slb_run, ca, tmp_pat
     assert first.rc == 0, first.explain()
     res = _rotate_result(first)
     assert [s['load_balancer_id'] for s in res['switched']] == lb_ids and res['failed'] == []
-    assert [h['status'] for h in res['handshakes']] == ['ok', 'ok']
+    assert [h['status'] for h in res['handshakes']] == ['ok', 'ok'], res['handshakes']
     old_id = res['server_certificate_id']
 
     # a renewal: new certificate in the store, rotate again

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import shutil
 import struct
 import subprocess
@@ -243,7 +244,7 @@ def _inventory(farm):
     return {
         'all': {
             'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': os.path.join(
-                REPO, '.venv', 'bin', 'python')}},
+                os.path.dirname(os.path.abspath(sys.executable)), 'python')}},
             'children': {'farmweb': {'hosts': {
                 'farm-ip-host': {'ansible_host': farm.ip_address, 'expiry_report_port': farm.port},
                 'farm-multi': {'expiry_report_host_endpoints': [
