@@ -253,3 +253,31 @@ def test_nginx_test_failure_keeps_old_certificate(sandbox, run_playbook, scenari
     web1_cert = sc.certs_of('web1')[0]
     assert served(sandbox, 'web1', web1_cert['domains'][0]) == store_fingerprint(sc.store, web1_cert['name'])
     assert store_fingerprint(sc.store, web1_cert['name']) != old[web1_cert['name']]
+
+
+def test_wrong_certificate_served_rolls_back_and_reloads(sandbox, run_playbook, scenario):
+    sc = scenario(hosts=('web1', 'web2'), shared=False)
+    first = run_playbook(RENEW, extra_vars=sc.extra_vars())
+    assert first.rc == 0, first.explain()
+    web1_cert = sc.certs_of('web1')[0]
+    old = store_fingerprint(sc.store, web1_cert['name'])
+    cert_dir = os.path.join(sandbox['hosts']['web1']['cert_dir'], web1_cert['name'])
+    with open(os.path.join(cert_dir, 'privkey.pem'), 'rb') as handle:
+        old_key = handle.read()
+    # web1's check looks at web2, which serves another certificate: after the reload the new
+    # certificate seems not to be served, so web1 must put the previous files back and reload again.
+    wrong = sc.extra_vars(acme_certificates_force=True,
+                          cert_push_verify_address="{{ hostvars['web2'].sandbox_address if inventory_hostname == 'web1'"
+                                                   " else sandbox_address }}")
+    result = run_playbook(RENEW, extra_vars=wrong)
+    assert result.rc != 0
+    assert result.failed_hosts() == ['web1'], result.explain()
+    assert 'previous files restored and nginx reloaded' in result.stdout, result.explain()
+    assert served(sandbox, 'web1', web1_cert['domains'][0]) == old
+    with open(os.path.join(cert_dir, 'privkey.pem'), 'rb') as handle:
+        assert handle.read() == old_key
+    # the restore renamed the backups back: nothing left over
+    assert sorted(os.listdir(cert_dir)) == ['chain.pem', 'fullchain.pem', 'privkey.pem']
+    # web2 took its renewal
+    web2_cert = sc.certs_of('web2')[0]
+    assert served(sandbox, 'web2', web2_cert['domains'][0]) == store_fingerprint(sc.store, web2_cert['name'])

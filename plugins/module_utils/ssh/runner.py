@@ -10,26 +10,10 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline impo
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import hostkeys
-from ansible_collections.certpilot.tls.plugins.module_utils.ssh.push import FileSpec, HostPush, read_local
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import FileSpec, parse_mode
+from ansible_collections.certpilot.tls.plugins.module_utils.ssh.push import HostPush, read_local
 
 _FILE_KEYS = frozenset(('dest', 'src', 'content', 'mode', 'state', 'secret', 'verify'))
-
-
-def parse_mode(value, dest):
-    if value is None:
-        return 0o644
-    if isinstance(value, bool):
-        raise CertpilotError('file %s: invalid mode %r' % (dest, value))
-    if isinstance(value, int):
-        mode = value
-    else:
-        try:
-            mode = int(str(value), 8)
-        except ValueError:
-            raise CertpilotError('file %s: mode must be octal like "0640", got %r' % (dest, value))
-    if not 0 <= mode <= 0o7777:
-        raise CertpilotError('file %s: mode %o out of range' % (dest, mode))
-    return mode
 
 
 def _bool(value):

@@ -20,8 +20,10 @@ from cryptography.x509.oid import NameOID
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common import file_transaction as ft
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import push
-from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import parse_mode, run_push
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import parse_mode
+from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import run_push
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -183,16 +185,16 @@ def make_cert(cn):
 def test_plan_actions():
     sftp = FakeSFTP({'/c/same.pem': (b'A', 0o644), '/c/diff.pem': (b'old', 0o644), '/c/mode.pem': (b'M', 0o644),
                      '/c/gone.pem': (b'G', 0o644)})
-    specs = [push.FileSpec('/c/same.pem', b'A', 0o644), push.FileSpec('/c/diff.pem', b'new', 0o644),
-             push.FileSpec('/c/mode.pem', b'M', 0o600), push.FileSpec('/c/new.pem', b'N', 0o644),
-             push.FileSpec('/c/gone.pem', state='absent'), push.FileSpec('/c/never.pem', state='absent')]
-    actions = [s.action for s in push.plan(sftp, specs)]
+    specs = [ft.FileSpec('/c/same.pem', b'A', 0o644), ft.FileSpec('/c/diff.pem', b'new', 0o644),
+             ft.FileSpec('/c/mode.pem', b'M', 0o600), ft.FileSpec('/c/new.pem', b'N', 0o644),
+             ft.FileSpec('/c/gone.pem', state='absent'), ft.FileSpec('/c/never.pem', state='absent')]
+    actions = [s.action for s in ft.plan(sftp, specs)]
     assert actions == ['none', 'update', 'chmod', 'create', 'remove', 'none']
 
 
 def test_write_is_atomic_and_key_mode_set_before_data():
     sftp = FakeSFTP({'/etc/certs/privkey.pem': (b'OLDKEY', 0o600)})
-    push.write_atomic(sftp, '/etc/certs/privkey.pem', b'NEWKEY', 0o600)
+    ft.write_atomic(sftp, '/etc/certs/privkey.pem', b'NEWKEY', 0o600)
     assert sftp.content('/etc/certs/privkey.pem') == b'NEWKEY'
     assert sftp.mode('/etc/certs/privkey.pem') == 0o600
     # every byte of key data was written while the temp file already had mode 0600
@@ -207,38 +209,38 @@ def test_write_is_atomic_and_key_mode_set_before_data():
 
 def test_write_without_posix_rename_falls_back():
     sftp = FakeSFTP({'/x/a': (b'1', 0o644)}, posix_rename=False)
-    push.write_atomic(sftp, '/x/a', b'2', 0o644)
+    ft.write_atomic(sftp, '/x/a', b'2', 0o644)
     assert sftp.content('/x/a') == b'2'
     assert [p for p in sftp.files if p.endswith('.tmp')] == []
 
 
 def test_write_creates_missing_directories():
     sftp = FakeSFTP()
-    push.write_atomic(sftp, '/srv/certs/site/fullchain.pem', b'X', 0o644)
+    ft.write_atomic(sftp, '/srv/certs/site/fullchain.pem', b'X', 0o644)
     assert ('mkdir', '/srv', 0o755) in sftp.ops and ('mkdir', '/srv/certs/site', 0o755) in sftp.ops
     assert sftp.content('/srv/certs/site/fullchain.pem') == b'X'
 
 
 def test_failed_upload_leaves_no_temp_and_rollback_restores():
     sftp = FakeSFTP({'/c/cert.pem': (b'oldcert', 0o644), '/c/key.pem': (b'oldkey', 0o600)})
-    states = push.plan(sftp, [push.FileSpec('/c/cert.pem', b'newcert', 0o644),
-                              push.FileSpec('/c/key.pem', b'newkey', 0o600, secret=True)])
+    states = ft.plan(sftp, [ft.FileSpec('/c/cert.pem', b'newcert', 0o644),
+                            ft.FileSpec('/c/key.pem', b'newkey', 0o600, secret=True)])
     sftp.fail_write_on = 'key.pem'
     with pytest.raises(IOError):
-        push.apply(sftp, states)
+        ft.apply(sftp, states)
     assert sftp.content('/c/cert.pem') == b'newcert'
     assert [s.applied for s in states] == [True, False]
-    assert push.rollback(sftp, states) == []
+    assert ft.rollback(sftp, states) == []
     assert sftp.content('/c/cert.pem') == b'oldcert' and sftp.content('/c/key.pem') == b'oldkey'
     assert [p for p in sftp.files if p.endswith('.tmp')] == []
 
 
 def test_rollback_removes_created_files():
     sftp = FakeSFTP()
-    states = push.plan(sftp, [push.FileSpec('/n/cert.pem', b'c', 0o644)])
-    push.apply(sftp, states)
+    states = ft.plan(sftp, [ft.FileSpec('/n/cert.pem', b'c', 0o644)])
+    ft.apply(sftp, states)
     assert '/n/cert.pem' in sftp.files
-    push.rollback(sftp, states)
+    ft.rollback(sftp, states)
     assert '/n/cert.pem' not in sftp.files
 
 

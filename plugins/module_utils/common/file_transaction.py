@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A set of files made as wanted in one go, and undone when anything fails.
+
+Transport-neutral: works on any object with the paramiko ``SFTPClient`` subset used here
+(``open``, ``stat``, ``chmod``, ``posix_rename``, ``rename``, ``remove``, ``mkdir``).
+``ssh/push.py`` passes a real SFTP client, ``common/local_files.py`` the local file system,
+so both transports share one decision logic (what to create, update, chmod or remove).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import hashlib
+import posixpath
+import uuid
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+
+
+def parse_mode(value, dest, default=0o644):
+    """An octal mode from a string such as "0640" or an int; clear error otherwise."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        raise CertpilotError('file %s: invalid mode %r' % (dest, value))
+    if isinstance(value, int):
+        mode = value
+    else:
+        try:
+            mode = int(str(value), 8)
+        except ValueError:
+            raise CertpilotError('file %s: mode must be octal like "0640", got %r' % (dest, value))
+    if not 0 <= mode <= 0o7777:
+        raise CertpilotError('file %s: mode %o out of range' % (dest, mode))
+    return mode
+
+
+class FileSpec(object):
+    """One remote file: wanted ``data`` (bytes) and ``mode``, or ``state='absent'``."""
+
+    def __init__(self, dest, data=None, mode=0o644, state='present', secret=False, verify=None):
+        if not dest or not posixpath.isabs(dest):
+            raise CertpilotError('file dest must be an absolute path, got %r' % (dest,))
+        if state == 'present' and data is None:
+            raise CertpilotError('file %s: src or content is required when state=present' % dest)
+        self.dest = dest
+        self.data = data
+        self.mode = mode
+        self.state = state
+        self.secret = secret
+        self.verify = verify or []
+
+
+class FileState(object):
+    """What a remote file looks like now and what has to happen to it."""
+
+    def __init__(self, spec, old=None, old_mode=None):
+        self.spec = spec
+        self.old = old
+        self.old_mode = old_mode
+        self.applied = False
+        if spec.state == 'absent':
+            self.action = 'remove' if old is not None else 'none'
+        elif old is None:
+            self.action = 'create'
+        elif old != spec.data:
+            self.action = 'update'
+        elif old_mode is not None and old_mode != spec.mode:
+            self.action = 'chmod'
+        else:
+            self.action = 'none'
+
+    @property
+    def changed(self):
+        return self.action != 'none'
+
+    def summary(self):
+        out = {'dest': self.spec.dest, 'action': self.action, 'changed': self.changed}
+        if self.spec.state == 'present':
+            if not self.spec.secret:
+                out['sha256'] = hashlib.sha256(self.spec.data).hexdigest()
+            out['mode'] = '%04o' % self.spec.mode
+        return out
+
+    def diff(self):
+        if self.spec.secret or not self.changed:
+            return None
+        before = _text(self.old) if self.old is not None else ''
+        after = _text(self.spec.data) if self.spec.state == 'present' else ''
+        return {'before_header': self.spec.dest, 'after_header': self.spec.dest,
+                'before': before, 'after': after}
+
+
+def _text(data):
+    try:
+        return data.decode('utf-8')
+    except UnicodeDecodeError:
+        return '<binary data, sha256 %s>\n' % hashlib.sha256(data).hexdigest()
+
+
+def _is_missing(exc):
+    return isinstance(exc, (IOError, OSError)) and getattr(exc, 'errno', None) == errno.ENOENT
+
+
+def read_remote(sftp, path):
+    """(content, mode) of a remote file, or (None, None) when it does not exist."""
+    try:
+        attrs = sftp.stat(path)
+    except (IOError, OSError) as exc:
+        if _is_missing(exc):
+            return None, None
+        raise CertpilotError('cannot stat %s: %s' % (path, exc))
+    handle = sftp.open(path, 'rb')
+    try:
+        data = handle.read()
+    finally:
+        handle.close()
+    mode = None if attrs.st_mode is None else attrs.st_mode & 0o7777
+    return data, mode
+
+
+def plan(sftp, specs):
+    """Read every destination and decide what to do with it."""
+    return [FileState(spec, *read_remote(sftp, spec.dest)) for spec in specs]
+
+
+def makedirs(sftp, directory, mode=0o755):
+    missing = []
+    while directory not in ('', '/'):
+        try:
+            sftp.stat(directory)
+            break
+        except (IOError, OSError) as exc:
+            if not _is_missing(exc):
+                raise
+            missing.append(directory)
+            directory = posixpath.dirname(directory)
+    for path in reversed(missing):
+        sftp.mkdir(path, mode)
+
+
+def _replace(sftp, tmp, dest):
+    try:
+        sftp.posix_rename(tmp, dest)
+    except IOError as exc:
+        if _is_missing(exc):
+            raise
+        # Servers without posix-rename@openssh.com: plain SFTP rename refuses to overwrite.
+        try:
+            sftp.remove(dest)
+        except IOError:
+            pass
+        sftp.rename(tmp, dest)
+
+
+def write_atomic(sftp, dest, data, mode):
+    """Upload to a temporary name in the same directory, chmod it before any data, rename over ``dest``."""
+    makedirs(sftp, posixpath.dirname(dest))
+    tmp = posixpath.join(posixpath.dirname(dest), '.%s.certpilot-%s.tmp' % (posixpath.basename(dest), uuid.uuid4().hex[:12]))
+    handle = sftp.open(tmp, 'wb')
+    try:
+        try:
+            sftp.chmod(tmp, mode)
+            handle.write(data)
+        finally:
+            handle.close()
+        _replace(sftp, tmp, dest)
+    except BaseException:
+        try:
+            sftp.remove(tmp)
+        except (IOError, OSError):
+            pass
+        raise
+
+
+def apply(sftp, states):
+    """Make every changed file as wanted; raise on the first error (caller rolls back)."""
+    for state in states:
+        if not state.changed:
+            continue
+        spec = state.spec
+        if state.action == 'remove':
+            sftp.remove(spec.dest)
+        elif state.action == 'chmod':
+            sftp.chmod(spec.dest, spec.mode)
+        else:
+            write_atomic(sftp, spec.dest, spec.data, spec.mode)
+        state.applied = True
+
+
+def rollback(sftp, states):
+    """Put back what every applied change replaced. Returns a list of errors (best effort)."""
+    errors = []
+    for state in reversed(states):
+        if not state.applied:
+            continue
+        dest = state.spec.dest
+        try:
+            if state.old is None:
+                sftp.remove(dest)
+            elif state.action == 'chmod':
+                sftp.chmod(dest, state.old_mode)
+            else:
+                write_atomic(sftp, dest, state.old, state.old_mode if state.old_mode is not None else state.spec.mode)
+            state.applied = False
+        except (IOError, OSError) as exc:
+            errors.append('%s: %s' % (dest, exc))
+    return errors
