@@ -42,11 +42,11 @@ def atomic_write(path, data, mode=0o644):
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return True
 
 
-def _fsync_dir(directory):
+def fsync_dir(directory):
     # The rename is only durable once the directory entry is on disk too.
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -22,6 +22,7 @@ import shutil
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, plan
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import fsync_dir
 
 BACKUP_SUFFIX = '.certpilot-backup'
 # Bounded output of the validate command: nginx -t is short; never keep megabytes.
@@ -76,7 +77,7 @@ class LocalFS(object):
 
     def posix_rename(self, src, dest):
         os.rename(src, dest)
-        _fsync_dir(posixpath.dirname(dest))
+        fsync_dir(posixpath.dirname(dest))
 
     rename = posix_rename
 
@@ -89,19 +90,6 @@ class LocalFS(object):
         if self.uid != -1 or self.gid != -1:
             os.chown(path, self.uid, self.gid)
         self.dirs_created.append(path)
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory or '.', os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def resolve_owner(owner, group):
@@ -281,7 +269,7 @@ def restore(backups, check_mode=False):
                 continue  # restored already (a second restore changes nothing)
             else:
                 os.rename(backup, dest)
-                _fsync_dir(posixpath.dirname(dest))
+                fsync_dir(posixpath.dirname(dest))
         except OSError as exc:
             errors.append('%s: %s' % (dest, exc.strerror or exc))
     return errors
