@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import uuid
+from urllib.parse import urlparse
 
 import pytest
 from cryptography import x509
@@ -417,3 +418,31 @@ def test_force_renewal_reuse_key_and_archive(sandbox, run_playbook, tmp_path):
         assert format(old_cert.serial_number, 'x') == first[name]['serial']
         assert open(os.path.join(archive, stamps[0], 'privkey.pem'), 'rb').read() == keys[name]
         assert stat.S_IMODE(os.stat(os.path.join(archive, stamps[0], 'privkey.pem')).st_mode) == 0o600
+
+
+def test_switching_the_acme_directory_renews_once(sandbox, run_playbook, tmp_path):
+    # Staging -> production in miniature: the same pebble under another directory URL is, for the
+    # store, another CA. The certificate must be replaced at once (not when its lifetime runs low),
+    # and only once.
+    directory = sandbox['acme']['directory']
+    host = urlparse(directory).hostname
+    other = directory.replace(host, 'localhost' if host != 'localhost' else '127.0.0.1', 1)
+    name = 'd' + uuid.uuid4().hex[:6]
+    extra = _vars(sandbox, tmp_path, [{'name': name, 'domains': [name + '.example.test']}])
+    res = run_playbook(PLAYBOOK, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    issuer = json.load(open(os.path.join(extra['store'], name, 'issuer.json')))
+    assert issuer['directory'] == directory
+    first = res.task_results('Finalize')['localhost']['certificates'][name]['serial']
+
+    res = run_playbook(PLAYBOOK, extra_vars=dict(extra, acme_directory=other))
+    assert res.rc == 0, res.explain()
+    order = res.task_results('Order')['localhost']['certificates'][name]
+    assert order['action'] == 'order' and 'another ACME directory (%s)' % directory in order['reason'], order
+    second = res.task_results('Finalize')['localhost']['certificates'][name]['serial']
+    assert second != first
+    assert json.load(open(os.path.join(extra['store'], name, 'issuer.json')))['directory'] == other
+
+    res = run_playbook(PLAYBOOK, extra_vars=dict(extra, acme_directory=other))
+    assert res.rc == 0, res.explain()
+    assert res.task_results('Order')['localhost']['certificates'][name]['action'] == 'none'

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
 import threading
 import time
 
@@ -172,12 +173,14 @@ class OrderRunner:
             self.store.save_order(name, doc)
             self.store.remove(name, 'pending')
         # 2. decide
-        ari_at, ari_expl, replaces = self._ari(name, cert)
+        other = self._other_directory(name) if cert is not None else None
+        # ARI and 'replaces' only make sense at the CA that issued the certificate.
+        ari_at, ari_expl, replaces = self._ari(name, cert) if other is None else (None, None, None)
         have = csrlib.identifier_key(csrlib.cert_identifiers(cert)) if cert is not None else None
         renew, reason = decide(self.now(), csrlib.not_before(cert) if cert is not None else None,
                                csrlib.not_after(cert) if cert is not None else None, have, want,
                                key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
-                               self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl)
+                               self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl, other)
         result['reason'] = reason
         if not renew:
             result['seconds'] = round(time.monotonic() - started, 3)
@@ -241,6 +244,16 @@ class OrderRunner:
         result.update({'action': 'resume', 'order_url': stored['url'], 'status': order.get('status'),
                        'reason': 'resuming the %s order created %s' % (order.get('status'), stored.get('created'))})
         return result, chals
+
+    def _other_directory(self, name):
+        """The directory URL that issued the current certificate, if it is not the one in use now.
+
+        Stores written before issuer.json existed have no record: no opinion (None).
+        """
+        issued = (self.store.load_json(name, 'issuer.json') or {}).get('directory')
+        if not issued or issued.rstrip('/') == self.client.directory_url.rstrip('/'):
+            return None
+        return issued
 
     def _ari(self, name, cert):
         """(renew_at, explanation, replaces cert id) from ARI, or Nones."""
@@ -402,8 +415,11 @@ class Finalizer:
         self._verify(name, certs, private_key, stored)
         leaf = csrlib.cert_pem(certs[0])
         chain = b''.join(csrlib.cert_pem(c) for c in certs[1:])
+        issuer = {'directory': stored.get('directory') or self.client.directory_url,
+                  'serial': '%x' % certs[0].serial_number, 'issued': csrlib.iso(self.now())}
         files = {'cert.pem': leaf, 'chain.pem': chain, 'fullchain.pem': leaf + chain, 'csr.pem': csr_pem,
-                 'privkey.pem': key_pem}
+                 'privkey.pem': key_pem,
+                 'issuer.json': (json.dumps(issuer, indent=2, sort_keys=True) + '\n').encode('utf-8')}
         archived = self.store.install(name, files)
         self.store.remove(name, 'pending')
         self.store.remove(name, 'ari.json')

@@ -29,8 +29,11 @@ def _fmt(delta):
 
 def decide(now, not_before=None, not_after=None, have_identifiers=None, want_identifiers=None,
            have_key_type=None, want_key_type=None, renew_ratio=None, renew_days=None, force=False,
-           ari_renew_at=None, ari_explanation=None):
+           ari_renew_at=None, ari_explanation=None, issued_by_other=None):
     """Return ``(renew, reason)``.
+
+    ``issued_by_other``: the ACME directory the current certificate came from, when it is not
+    the one asked for now (for example staging, before the switch to production).
 
     ``now``, ``not_before``, ``not_after`` and ``ari_renew_at`` are aware datetimes;
     ``not_after`` None means there is no usable certificate. Identifier lists are
@@ -49,6 +52,8 @@ def decide(now, not_before=None, not_after=None, have_identifiers=None, want_ide
             ', '.join(v for _t, v in sorted(have_identifiers or [])) or 'none', ', '.join(v for _t, v in sorted(want_identifiers)))
     if want_key_type is not None and have_key_type != want_key_type:
         return True, 'key type changed (have %s, want %s)' % (have_key_type, want_key_type)
+    if issued_by_other:
+        return True, 'the certificate comes from another ACME directory (%s)' % issued_by_other
     remaining = not_after - now
     if remaining.total_seconds() <= 0:
         return True, 'certificate expired %s ago' % _fmt(-remaining)

@@ -29,7 +29,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import v
 KEY_MODE = 0o600
 FILE_MODE = 0o644
 DIR_MODE = 0o700
-CURRENT_FILES = ('privkey.pem', 'csr.pem', 'cert.pem', 'chain.pem', 'fullchain.pem')
+# issuer.json says which ACME directory issued the certificate; it is archived and rolled back with it.
+CURRENT_FILES = ('privkey.pem', 'csr.pem', 'cert.pem', 'chain.pem', 'fullchain.pem', 'issuer.json')
 PENDING_STATES = ('pending', 'ready', 'processing', 'valid')
 
 
@@ -147,9 +148,12 @@ class CertStore:
         for as long as possible. Returns the archive stamp (or None).
         """
         archived = self.archive(name, stamp)
-        order = [f for f in ('csr.pem', 'chain.pem', 'cert.pem', 'fullchain.pem', 'privkey.pem') if f in files]
+        order = [f for f in ('issuer.json', 'csr.pem', 'chain.pem', 'cert.pem', 'fullchain.pem', 'privkey.pem')
+                 if f in files]
         for fname in order:
             self.write(name, fname, files[fname])
+        if 'issuer.json' not in files:
+            self.remove(name, 'issuer.json')  # never leave the newer certificate's issuer on an older one
         return archived
 
     def archives(self, name):

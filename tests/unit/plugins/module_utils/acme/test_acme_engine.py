@@ -163,3 +163,33 @@ def test_pending_order_is_resumed_then_abandoned_when_invalid(fake_acme, tmp_pat
     changed = normalize_certificates([{'name': 'www', 'domains': ['www.example.com', 'example.com']}])
     results, _c, _e = _runner(fake_acme, store, check_mode=True).run(changed)
     assert results['www']['action'] == 'order' and len(ca.orders) == 2
+
+
+def _issuer(store, name, directory):
+    with open(os.path.join(store, name, 'issuer.json'), 'w') as handle:
+        json.dump({'directory': directory}, handle)
+
+
+def test_certificate_from_another_directory_is_replaced_without_ari(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')   # ARI would say: not yet
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=80)                        # and so would the lifetime
+    _issuer(store, 'www', 'https://acme-staging.example/directory')
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order'
+    assert 'another ACME directory (https://acme-staging.example/directory)' in results['www']['reason']
+    # the other CA's certificate is not 'replaced' at this CA, and its ARI was not asked
+    assert 'replaces' not in ca.orders[0]
+    assert not os.path.exists(os.path.join(store, 'www', 'ari.json'))
+
+
+def test_certificate_from_this_directory_follows_the_usual_rules(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=80)
+    _issuer(store, 'www', fake_acme.url('/dir') + '/')               # a trailing slash is the same directory
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'none' and ca.orders == []

@@ -78,3 +78,18 @@ def test_order_json_and_pending(tmp_path):
     assert store.load_order('a')['url'] == 'u'
     assert store.load_order('c') is None
     assert store.pending_names() == ['a']
+
+
+def test_issuer_record_travels_with_its_certificate(tmp_path):
+    store = CertStore(str(tmp_path / 'store'))
+    store.install('www', {'cert.pem': b'OLD', 'privkey.pem': b'K1'})          # a store from before issuer.json
+    store.install('www', {'cert.pem': b'NEW', 'privkey.pem': b'K2', 'issuer.json': b'{"directory": "https://prod/dir"}'})
+    assert store.load_json('www', 'issuer.json') == {'directory': 'https://prod/dir'}
+    # rolling back to the old certificate must not leave the new one's issuer behind
+    store.rollback('www')
+    assert store.read('www', 'cert.pem') == b'OLD'
+    assert store.read('www', 'issuer.json') is None
+    # and rolling forward again brings it back (it was archived with its certificate)
+    store.rollback('www')
+    assert store.read('www', 'cert.pem') == b'NEW'
+    assert store.load_json('www', 'issuer.json') == {'directory': 'https://prod/dir'}
