@@ -173,10 +173,8 @@ def main():
         module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
     for warning in finalizer.warnings:
         module.warn(warning)
-    timings = dict((name, r.get('seconds')) for name, r in results.items() if r.get('seconds') is not None)
-    timings['total'] = round(time.monotonic() - started, 3)
+    timings = modsupport.take_timings(results, started)
     for r in results.values():
-        r.pop('seconds', None)
         r.pop('skipped', None)
     changed = any(r.get('changed') for r in results.values())
     out = dict(changed=changed, certificates=results, http_requests=client.request_count, timings=timings)

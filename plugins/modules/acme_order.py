@@ -248,10 +248,7 @@ def main():
         module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
     for warning in runner.warnings:
         module.warn(warning)
-    timings = dict((name, r.get('seconds')) for name, r in results.items() if r.get('seconds') is not None)
-    timings['total'] = round(time.monotonic() - started, 3)
-    for r in results.values():
-        r.pop('seconds', None)
+    timings = modsupport.take_timings(results, started)
     changed = any(r['action'] in ('order', 'resume') for r in results.values())
     out = dict(changed=changed, certificates=results, challenges=challenges, http_requests=client.request_count,
                timings=timings)

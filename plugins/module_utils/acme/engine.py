@@ -111,19 +111,13 @@ def _mark(exc):
     return exc
 
 
-class OrderRunner:
-    """acme_order: per certificate decide, then order, resume or do nothing."""
+class _StoreWork:
+    """What OrderRunner and Finalizer share: the ACME API, the account, the store, thread-safe warnings."""
 
-    def __init__(self, client, key, store, check_mode=False, use_ari='auto', renew_ratio=None, renew_days=None,
-                 force=False, now=_now, warn=None):
+    def __init__(self, client, key, store, now=_now):
         self.client = client
         self.key = key
         self.store = store if isinstance(store, CertStore) else CertStore(store)
-        self.check_mode = check_mode
-        self.use_ari = use_ari
-        self.renew_ratio = renew_ratio
-        self.renew_days = renew_days
-        self.force = force
         self.now = now
         self.api = OrderApi(client)
         self.account = _AccountHolder(client, key)
@@ -133,6 +127,19 @@ class OrderRunner:
     def warn(self, msg):
         with self._warn_lock:
             self.warnings.append(msg)
+
+
+class OrderRunner(_StoreWork):
+    """acme_order: per certificate decide, then order, resume or do nothing."""
+
+    def __init__(self, client, key, store, check_mode=False, use_ari='auto', renew_ratio=None, renew_days=None,
+                 force=False, now=_now):
+        super(OrderRunner, self).__init__(client, key, store, now)
+        self.check_mode = check_mode
+        self.use_ari = use_ari
+        self.renew_ratio = renew_ratio
+        self.renew_days = renew_days
+        self.force = force
 
     def run(self, specs, concurrency=10):
         outcomes = run_parallel(self.one, specs, concurrency)
@@ -319,24 +326,13 @@ class OrderRunner:
                 'authorizations': authzs, 'replaces': replaces, 'directory': self.client.directory_url}
 
 
-class Finalizer:
+class Finalizer(_StoreWork):
     """acme_finalize: answer challenges, wait, finalize, download, verify, install."""
 
     def __init__(self, client, key, store, preferred_chain=None, deactivate_on_failure=True, now=_now):
-        self.client = client
-        self.key = key
-        self.store = store if isinstance(store, CertStore) else CertStore(store)
+        super(Finalizer, self).__init__(client, key, store, now)
         self.preferred_chain = preferred_chain
         self.deactivate_on_failure = deactivate_on_failure
-        self.now = now
-        self.api = OrderApi(client)
-        self.account = _AccountHolder(client, key)
-        self.warnings = []
-        self._warn_lock = threading.Lock()
-
-    def warn(self, msg):
-        with self._warn_lock:
-            self.warnings.append(msg)
 
     def run(self, names, concurrency=10):
         outcomes = run_parallel(self.one, names, concurrency)

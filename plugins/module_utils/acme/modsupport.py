@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import time
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
@@ -76,3 +77,14 @@ def make_client(params, pool_size=10):
     if not directory.startswith('https://') and not directory.startswith('http://'):
         raise CertpilotError('acme_directory must be an https:// URL, got %r' % directory)
     return clientlib.AcmeClient(directory, verify=verify, deadline=Deadline(params['timeout']), pool_size=pool_size)
+
+
+def take_timings(results, started):
+    """Move each result's ``seconds`` into one ``timings`` dict (plus ``total`` since ``started``)."""
+    timings = {}
+    for name, result in results.items():
+        seconds = result.pop('seconds', None)
+        if seconds is not None:
+            timings[name] = seconds
+    timings['total'] = round(time.monotonic() - started, 3)
+    return timings

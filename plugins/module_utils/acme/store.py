@@ -88,17 +88,10 @@ class CertStore:
 
     # -- order.json ---------------------------------------------------------------------------------
     def load_order(self, name):
-        data = self.read(name, 'order.json')
-        if data is None:
-            return None
-        try:
-            doc = json.loads(data.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        return self.load_json(name, 'order.json')
 
     def save_order(self, name, doc):
-        return self.write(name, 'order.json', json.dumps(doc, indent=2, sort_keys=True) + '\n')
+        return self.save_json(name, 'order.json', doc)
 
     def load_json(self, name, fname):
         data = self.read(name, fname)

@@ -21,7 +21,7 @@ import pwd
 import shutil
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, plan
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, makedirs, plan
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import fsync_dir
 
 BACKUP_SUFFIX = '.certpilot-backup'
@@ -148,7 +148,6 @@ class InstallResult(object):
         self.diff = []
         self.changed = False
         self.validate = None
-        self.restored = False
 
 
 class LocalFileInstall(object):
@@ -200,7 +199,7 @@ class LocalFileInstall(object):
                                     'backup': _keep_previous(state.spec.dest) if state.old is not None else None})
             for dest in set(s.spec.dest for s in states if s.changed and s.spec.state == 'present'):
                 # Directories of new files are created with the wanted mode and owner.
-                _makedirs(fs, posixpath.dirname(dest), self.directory_mode)
+                makedirs(fs, posixpath.dirname(dest), self.directory_mode)
             apply(fs, states)
         except (IOError, OSError, CertpilotError) as exc:
             errors = restore(backups)
@@ -214,7 +213,6 @@ class LocalFileInstall(object):
             result.validate = {'command': list(validate_command), 'rc': rc, 'output': out}
             if rc != 0:
                 errors = restore(backups)
-                result.restored = True
                 msg = 'validation failed (%s exited %s), the previous files were restored: %s' % (
                     validate_command[0], rc, out.strip() or 'no output')
                 if errors:
@@ -225,15 +223,6 @@ class LocalFileInstall(object):
             backups = [dict(b, backup=None) for b in backups]
         result.backups = backups
         return result
-
-
-def _makedirs(fs, directory, mode):
-    missing = []
-    while directory not in ('', '/') and not os.path.isdir(directory):
-        missing.append(directory)
-        directory = posixpath.dirname(directory)
-    for path in reversed(missing):
-        fs.mkdir(path, mode)
 
 
 def _validate(argv, run_command):
