@@ -115,8 +115,8 @@ region:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.common import alicloud_argument_spec, build_api
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.operations import certificate_info
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec, build_api
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.server_certificates import certificate_info
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 

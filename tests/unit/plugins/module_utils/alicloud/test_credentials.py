@@ -131,7 +131,7 @@ def test_no_region():
 def test_env_fallbacks_feed_the_options(monkeypatch):
     """The argument spec maps the ALICLOUD_* environment onto the options."""
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.common import alicloud_argument_spec
+    from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec
     monkeypatch.setenv('ALICLOUD_ACCESS_KEY', 'env-ak')
     monkeypatch.setenv('ALICLOUD_SECRET_KEY', 'env-sk')
     monkeypatch.setenv('ALICLOUD_SECURITY_TOKEN', 'env-token')

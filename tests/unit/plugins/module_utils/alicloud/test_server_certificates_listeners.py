@@ -1,15 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""module_utils/alicloud operations against the in-process fake SLB API."""
+"""module_utils/alicloud server_certificates and listeners against the in-process fake SLB API."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
 
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import operations as ops
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import listeners
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import server_certificates
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import slb
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.common import build_api
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import build_api
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,8 +32,8 @@ def _issue(mini_ca, cn):
 def test_upload_is_idempotent_by_fingerprint(fake_slb, mini_ca):
     api = _api(fake_slb)
     dummy, chain, key = _issue(mini_ca, 'idem.example.test')
-    first = ops.ensure_certificate(api, chain, key)
-    second = ops.ensure_certificate(api, chain, key, name='another-name')
+    first = server_certificates.ensure_certificate(api, chain, key)
+    second = server_certificates.ensure_certificate(api, chain, key, name='another-name')
     assert first['changed'] and first['uploaded']
     assert not second['changed'] and not second['uploaded']
     assert second['server_certificate_id'] == first['server_certificate_id']
@@ -44,7 +45,7 @@ def test_check_mode_upload_changes_nothing(fake_slb, mini_ca):
     api = _api(fake_slb)
     dummy, chain, key = _issue(mini_ca, 'check.example.test')
     before = fake_slb.admin_client.state()['server_certificates']
-    result = ops.ensure_certificate(api, chain, key, check_mode=True)
+    result = server_certificates.ensure_certificate(api, chain, key, check_mode=True)
     assert result['changed'] and result['server_certificate_id'] is None
     assert fake_slb.admin_client.state()['server_certificates'] == before
 
@@ -54,10 +55,10 @@ def test_switch_sends_only_the_certificate_and_verifies(fake_slb, mini_ca):
     lb_id = admin.seed({'load_balancers': [{'LoadBalancerName': 'unit-web', 'listeners': [{'ListenerPort': 443}]}]})['load_balancers'][0]
     api = _api(fake_slb)
     dummy, chain, key = _issue(mini_ca, 'switch.example.test')
-    cert_id = ops.ensure_certificate(api, chain, key)['server_certificate_id']
+    cert_id = server_certificates.ensure_certificate(api, chain, key)['server_certificate_id']
     old = admin.listener(lb_id, 443)
     admin.clear_calls()
-    results, failed = ops.switch_targets(api, [{'load_balancer_name': 'unit-web', 'listener_port': 443}], cert_id)
+    results, failed = listeners.switch_targets(api, [{'load_balancer_name': 'unit-web', 'listener_port': 443}], cert_id)
     assert not failed and results[0]['changed'] and results[0]['verified']
     assert results[0]['previous_server_certificate_id'] == old['ServerCertificateId']
     sets = [c for c in admin.calls() if c['Action'] == 'SetLoadBalancerHTTPSListenerAttribute']
@@ -69,7 +70,7 @@ def test_switch_sends_only_the_certificate_and_verifies(fake_slb, mini_ca):
     assert dict((k, v) for k, v in new.items() if k != 'ServerCertificateId') == untouched
     # second time: nothing to do, no write call
     admin.clear_calls()
-    results, failed = ops.switch_targets(api, [{'load_balancer_id': lb_id, 'listener_port': 443}], cert_id)
+    results, failed = listeners.switch_targets(api, [{'load_balancer_id': lb_id, 'listener_port': 443}], cert_id)
     assert not results[0]['changed']
     assert not [c for c in admin.calls() if c['Action'].startswith('Set')]
 
@@ -78,12 +79,12 @@ def test_domain_extension_created_then_updated(fake_slb, mini_ca):
     admin = fake_slb.admin_client
     lb_id = admin.seed({'load_balancers': [{'LoadBalancerName': 'unit-sni', 'listeners': [{'ListenerPort': 443}]}]})['load_balancers'][0]
     api = _api(fake_slb)
-    one = ops.ensure_certificate(api, *_issue(mini_ca, 'a.sni.example.test')[1:])['server_certificate_id']
-    two = ops.ensure_certificate(api, *_issue(mini_ca, 'b.sni.example.test')[1:])['server_certificate_id']
+    one = server_certificates.ensure_certificate(api, *_issue(mini_ca, 'a.sni.example.test')[1:])['server_certificate_id']
+    two = server_certificates.ensure_certificate(api, *_issue(mini_ca, 'b.sni.example.test')[1:])['server_certificate_id']
     target = {'load_balancer_id': lb_id, 'listener_port': 443, 'domain': 'a.sni.example.test'}
-    res, dummy = ops.switch_targets(api, [target], one)
+    res, dummy = listeners.switch_targets(api, [target], one)
     assert res[0]['changed'] and res[0]['previous_server_certificate_id'] is None and res[0]['domain_extension_id']
-    res2, dummy = ops.switch_targets(api, [target], two)
+    res2, dummy = listeners.switch_targets(api, [target], two)
     assert res2[0]['previous_server_certificate_id'] == one
     assert res2[0]['domain_extension_id'] == res[0]['domain_extension_id']
     exts = admin.state()['domain_extensions']
@@ -94,8 +95,8 @@ def test_partial_failure_reports_each_target(fake_slb, mini_ca):
     admin = fake_slb.admin_client
     admin.seed({'load_balancers': [{'LoadBalancerName': 'unit-ok', 'listeners': [{'ListenerPort': 443}]}]})
     api = _api(fake_slb)
-    cert_id = ops.ensure_certificate(api, *_issue(mini_ca, 'partial.example.test')[1:])['server_certificate_id']
-    results, failed = ops.switch_targets(api, [{'load_balancer_name': 'unit-ok'}, {'load_balancer_name': 'missing-lb'},
+    cert_id = server_certificates.ensure_certificate(api, *_issue(mini_ca, 'partial.example.test')[1:])['server_certificate_id']
+    results, failed = listeners.switch_targets(api, [{'load_balancer_name': 'unit-ok'}, {'load_balancer_name': 'missing-lb'},
                                                {'load_balancer_name': 'unit-ok', 'listener_port': 8443}], cert_id)
     assert [r['failed'] for r in results] == [False, True, True]
     assert results[0]['changed']
@@ -127,17 +128,17 @@ def test_prune_keeps_in_use_and_newest(fake_slb, mini_ca):
     for days in (30, 60, 90):
         from slb_api.certs import key_pem
         cert, key = mini_ca.issue('prune.example.test', days=days)
-        ids.append(ops.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-%d' % days)['server_certificate_id'])
+        ids.append(server_certificates.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-%d' % days)['server_certificate_id'])
     # the oldest one is in use by the listener, and by an SNI domain
-    ops.switch_targets(api, [{'load_balancer_id': lb_id}], ids[0])
+    listeners.switch_targets(api, [{'load_balancer_id': lb_id}], ids[0])
     cert, key = mini_ca.issue('prune.example.test', days=120)
     from slb_api.certs import key_pem
-    check = ops.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-120',
-                                   prune={'name_prefix': 'prune-', 'keep': 1}, check_mode=True)
+    check = server_certificates.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-120',
+                                                   prune={'name_prefix': 'prune-', 'keep': 1}, check_mode=True)
     assert sorted(check['deleted']) == sorted(ids[1:])
     assert len(admin.state()['server_certificates']) == 4 + 0  # seed cert + 3, nothing deleted in check mode
-    result = ops.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-120',
-                                    prune={'name_prefix': 'prune-', 'keep': 1})
+    result = server_certificates.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='prune-120',
+                                                    prune={'name_prefix': 'prune-', 'keep': 1})
     assert sorted(result['deleted']) == sorted(ids[1:])
     left = set(c['ServerCertificateId'] for c in admin.state()['server_certificates'])
     assert ids[0] in left and result['server_certificate_id'] in left
@@ -151,8 +152,8 @@ def test_prune_tolerates_late_in_use_answer(fake_slb, mini_ca):
     api = _api(fake_slb)
     from slb_api.certs import key_pem
     cert, key = mini_ca.issue('race.example.test', days=10)
-    victim = ops.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='race-old')['server_certificate_id']
-    ops.switch_targets(api, [{'load_balancer_id': lb_id}], victim)
+    victim = server_certificates.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key), name='race-old')['server_certificate_id']
+    listeners.switch_targets(api, [{'load_balancer_id': lb_id}], victim)
     certs = api.server_certificates()
     deleted, skipped = slb.prune(api, certs, {}, 'race-', 0, set())  # stale usage map: says unused
     assert deleted == [] and skipped == [{'server_certificate_id': victim, 'reason': 'CertificateAndPrivateKeyIsRefered'}]
@@ -165,9 +166,9 @@ def test_certificate_info_reports_usage_and_days(fake_slb, mini_ca):
     api = _api(fake_slb)
     from slb_api.certs import key_pem
     cert, key = mini_ca.issue('info.example.test', days=45)
-    cid = ops.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key))['server_certificate_id']
-    ops.switch_targets(api, [{'load_balancer_id': lb_id, 'domain': 'info.example.test'}], cid)
-    info = dict((c['server_certificate_id'], c) for c in ops.certificate_info(api))
+    cid = server_certificates.ensure_certificate(api, mini_ca.fullchain(cert), key_pem(key))['server_certificate_id']
+    listeners.switch_targets(api, [{'load_balancer_id': lb_id, 'domain': 'info.example.test'}], cid)
+    info = dict((c['server_certificate_id'], c) for c in server_certificates.certificate_info(api))
     assert info[cid]['days_remaining'] in (44, 45)
     assert info[cid]['common_name'] == 'info.example.test'
     assert [(u['load_balancer_id'], u['domain']) for u in info[cid]['used_by']] == [(lb_id, 'info.example.test')]
