@@ -11,30 +11,25 @@ Everything here goes through ``cryptography``; no string surgery on PEM.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import re
 import traceback
 
+from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 
 try:
-    from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, ed448, rsa
-    from cryptography.x509.oid import NameOID, ExtensionOID
+    from cryptography.x509.oid import NameOID
     HAS_CRYPTOGRAPHY = True
     CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
 
-_PEM_CERT = re.compile(br'-----BEGIN CERTIFICATE-----\s*.+?\s*-----END CERTIFICATE-----', re.S)
 NAME_MAX = 80
-
-
-def _b(data):
-    return data.encode('utf-8') if isinstance(data, str) else data
 
 
 def fingerprint_sha1(cert):
@@ -43,21 +38,8 @@ def fingerprint_sha1(cert):
     return ':'.join('%02x' % c for c in bytearray(digest))
 
 
-def fingerprint_sha256(cert):
-    return ':'.join('%02x' % c for c in bytearray(cert.fingerprint(hashes.SHA256())))
-
-
 def load_certificates(data):
-    blocks = _PEM_CERT.findall(_b(data or b''))
-    if not blocks:
-        raise CertpilotError('The certificate contains no PEM "BEGIN CERTIFICATE" block')
-    certs = []
-    for index, block in enumerate(blocks):
-        try:
-            certs.append(x509.load_pem_x509_certificate(block))
-        except ValueError as exc:
-            raise CertpilotError('Certificate #%d of the chain is not a valid PEM certificate: %s' % (index + 1, exc))
-    return certs
+    return x509lib.load_certificates(data, what='the certificate')
 
 
 def _issued_by(child, parent):
@@ -92,7 +74,7 @@ def order_chain(certs, leaf):
 
 def load_private_key(data):
     try:
-        return serialization.load_pem_private_key(_b(data), password=None)
+        return serialization.load_pem_private_key(x509lib.to_bytes(data), password=None)
     except TypeError:
         raise CertpilotError('The private key is encrypted; CLB needs an unencrypted key (decrypt it first)')
     except (ValueError, UnsupportedAlgorithm):
@@ -103,21 +85,6 @@ def load_private_key(data):
 def common_name(cert):
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return attrs[0].value if attrs else None
-
-
-def subject_alt_names(cert):
-    try:
-        ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
-    except x509.ExtensionNotFound:
-        return []
-    return ext.value.get_values_for_type(x509.DNSName)
-
-
-def not_after(cert):
-    value = getattr(cert, 'not_valid_after_utc', None)
-    if value is None:
-        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
-    return value
 
 
 def sanitize_name(name):
@@ -136,8 +103,8 @@ def sanitize_name(name):
 
 
 def default_name(cert):
-    cn = common_name(cert) or (subject_alt_names(cert) or ['cert'])[0]
-    return sanitize_name('%s-%s' % (cn, not_after(cert).strftime('%Y%m%d')))
+    cn = common_name(cert) or (x509lib.dns_names(cert) or ['cert'])[0]
+    return sanitize_name('%s-%s' % (cn, x509lib.not_after(cert).strftime('%Y%m%d')))
 
 
 class PreparedCertificate:
@@ -152,17 +119,17 @@ class PreparedCertificate:
         self.reordered = reordered
         self.fingerprint = fingerprint_sha1(self.leaf)
         self.common_name = common_name(self.leaf)
-        self.subject_alternative_names = subject_alt_names(self.leaf)
-        self.not_after = not_after(self.leaf)
+        self.subject_alternative_names = x509lib.dns_names(self.leaf)
+        self.not_after = x509lib.not_after(self.leaf)
 
     @property
     def expire_time(self):
-        return self.not_after.strftime('%Y-%m-%dT%H:%M:%SZ')
+        return iso_z(self.not_after)
 
     def summary(self):
         return {
             'fingerprint': self.fingerprint,
-            'fingerprint_sha256': ''.join('%02x' % c for c in bytearray(self.leaf.fingerprint(hashes.SHA256()))),
+            'fingerprint_sha256': x509lib.fingerprint_sha256(self.leaf),
             'common_name': self.common_name,
             'subject_alternative_names': self.subject_alternative_names,
             'expire_time': self.expire_time,
@@ -194,5 +161,5 @@ def prepare(cert_data, key_data):
     reordered = [id(c) for c in chain] != [id(c) for c in certs]
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
                                 serialization.NoEncryption()).decode('ascii')
-    converted = b'BEGIN RSA PRIVATE KEY' not in _b(key_data)
+    converted = b'BEGIN RSA PRIVATE KEY' not in x509lib.to_bytes(key_data)
     return PreparedCertificate(chain, key_pem, converted, reordered)

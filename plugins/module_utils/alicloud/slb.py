@@ -10,6 +10,7 @@ import datetime
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
 
 PAGE_SIZE = 100
@@ -161,7 +162,7 @@ def _parse_time(value):
         return None
     for fmt in ('%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%MZ', '%Y-%m-%dT%H:%M:%S.%fZ'):
         try:
-            return datetime.datetime.strptime(value, fmt).replace(tzinfo=datetime.timezone.utc)
+            return datetime.datetime.strptime(value, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
     return None
@@ -171,14 +172,14 @@ def expire_datetime(cert):
     stamp = cert.get('ExpireTimeStamp')
     if stamp not in (None, ''):
         try:
-            return datetime.datetime.fromtimestamp(int(stamp) / 1000.0, tz=datetime.timezone.utc)
+            return datetime.datetime.fromtimestamp(int(stamp) / 1000.0, tz=UTC)
         except (TypeError, ValueError):
             pass
     return _parse_time(cert.get('ExpireTime'))
 
 
 def describe_certificate(cert, usage=None, now=None):
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(UTC)
     expires = expire_datetime(cert)
     sans = cert.get('SubjectAlternativeNames') or {}
     if isinstance(sans, dict):

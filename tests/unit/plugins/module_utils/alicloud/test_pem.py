@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import pem
+from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 pytestmark = pytest.mark.timeout(120)
@@ -114,6 +115,6 @@ def test_sanitize_name_follows_rules(raw):
 def test_default_name_is_cn_and_expiry(mini_ca, issued):
     cert, dummy = issued
     name = pem.default_name(cert)
-    assert name == 'www.unit.example.test-%s' % pem.not_after(cert).strftime('%Y%m%d')
+    assert name == 'www.unit.example.test-%s' % x509lib.not_after(cert).strftime('%Y%m%d')
     wild, dummy = mini_ca.issue('*.wild.example.test')
     assert pem.default_name(wild).startswith('wildcard.wild.example.test-')
