@@ -21,6 +21,11 @@ description:
     After a later check (reload, TLS handshake) a second call with O(state=restore) puts the previous files back,
     or O(state=discard) deletes the backups. The C(backups) list returned by O(state=present) is the input of both.
   - Private keys go in C(secret_content), which is C(no_log), so they never appear in output, diff or C(-vvv).
+    A private key found in C(content), or in a file being replaced, is recognised by parsing the PEM and
+    hidden the same way (a placeholder in the diff, no digest in the result).
+  - Temporary files are created with their final mode (C(O_CREAT|O_EXCL)), never chmod'ed from a wider one;
+    new directories holding a key are 0700, or 0750 when O(group) is given, whatever O(directory_mode) says.
+  - A destination that is a symlink or not a regular file is refused with an error naming it.
 author:
   - certpilot maintainers (@certpilot)
 attributes:
@@ -28,7 +33,7 @@ attributes:
     description: Reads the files and reports what would change; writes nothing.
     support: full
   diff_mode:
-    description: Shows the content change of C(content) files; C(secret_content) files are never shown.
+    description: Shows the content change of C(content) files; files holding a private key (old or new) show a placeholder.
     support: full
 options:
   files:
@@ -63,7 +68,7 @@ options:
     description: Group of the installed files and of the directories created.
     type: str
   directory_mode:
-    description: Mode of directories the module creates.
+    description: Mode of directories the module creates (directories of private keys are 0700, or 0750 with O(group)).
     type: raw
     default: '0755'
   validate_command:
@@ -161,7 +166,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import FileSpec, parse_mode
-from ansible_collections.certpilot.tls.plugins.module_utils.common import local_files
+from ansible_collections.certpilot.tls.plugins.module_utils.common import key_material, local_files
 
 
 def _specs(items):
@@ -202,6 +207,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    # A key passed as plain content (not secret_content) is found by parsing it: never echoed back.
+    for item in params['files'] or []:
+        module.no_log_values.update(key_material.secret_strings(item.get('content')))
     try:
         if params['state'] == 'restore':
             count = local_files.pending_restores(params['backups'])

@@ -13,9 +13,13 @@ version_added: 0.1.0
 description:
   - Uploads files (certificates, keys, configuration) to many SSH hosts concurrently, using
     only SFTP and plain commands on the targets, so the targets need no Python (appliances).
-  - Each file is uploaded to a temporary name in the destination directory, given its mode
-    before any data is written, and renamed over the destination atomically
-    (C(posix-rename@openssh.com)). Unchanged files are not touched.
+  - Each file is uploaded to a temporary name in the destination directory, created by the SFTP
+    C(open) request with its final mode as attribute (never chmod'ed from a wider mode), and renamed over
+    the destination atomically (C(posix-rename@openssh.com)). Unchanged files are not touched.
+  - New directories holding a private key are created 0700.
+  - A destination that is a symlink or not a regular file is refused, never read or written through.
+  - Private keys are recognised by parsing the PEM, old and new content alike; their text and digest
+    never appear in results, diff or messages, with or without C(secret).
   - After the upload an optional I(validate_command) and I(reload_command) run on the host. If either
     fails, or a certificate marked with I(files[].verify) is not served after the reload, the previous
     files are put back (and the service reloaded again) and the host is reported as failed.
@@ -32,7 +36,7 @@ attributes:
     description: Reads the remote files over SFTP and reports what would change; writes nothing.
   diff_mode:
     support: full
-    description: Shows the content change of files not marked I(secret) (keys are never shown).
+    description: Shows the content change of files; files marked I(secret) or holding a private key (old or new) show a placeholder.
 options:
   targets:
     description:
@@ -73,7 +77,7 @@ options:
       - Each item has C(dest) (absolute remote path, required), C(src) (local path on the host running
         the module) or C(content) (text), C(mode) (octal string or number, default C(0644)),
         C(state) (C(present) or C(absent), default C(present)), C(secret) (boolean, default C(false);
-        when true the content never appears in diff or results; always set it for private keys) and
+        when true the content never appears in diff or results; private keys are hidden without it) and
         C(verify) (a list of C({server_name, address, port}) TLS endpoints that must serve the first
         certificate of this file after the reload; C(address) defaults to the target address,
         C(port) to 443).
@@ -233,6 +237,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.certpilot.tls.plugins.module_utils.common import key_material
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import hostkeys
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import run_push
@@ -270,10 +275,12 @@ def main():
     )
     if not hostkeys.HAS_PARAMIKO:
         module.fail_json(msg=missing_required_lib('paramiko'), exception=str(hostkeys.PARAMIKO_IMPORT_ERROR))
-    # File contents given inline may be keys: never echo them back.
+    # File contents given inline may be keys (found by parsing the PEM): never echo them back.
     for item in list(module.params['files']) + [f for t in module.params['targets'] for f in (t.get('files') or [])]:
-        if isinstance(item, dict) and item.get('content') and (item.get('secret') or 'PRIVATE KEY' in str(item['content'])):
-            module.no_log_values.add(item['content'])
+        if isinstance(item, dict) and item.get('content'):
+            if item.get('secret'):
+                module.no_log_values.add(str(item['content']))
+            module.no_log_values.update(key_material.secret_strings(str(item['content'])))
     try:
         result = run_push(module.params, check_mode=module.check_mode)
     except CertpilotError as exc:

@@ -13,6 +13,7 @@ __metaclass__ = type
 import errno
 import os
 import re
+import stat
 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_token
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
@@ -52,9 +53,37 @@ class ChallengeFiles:
             seen[token] = keyauth
         return seen
 
+    def check_no_symlinks(self, tokens=()):
+        """Refuse a symlinked or non-directory ``.well-known`` or ``acme-challenge`` below the webroot,
+        and a token path that is a symlink or not a regular file: never read or write through them."""
+        current = self.webroot
+        for part in CHALLENGE_DIR.split(os.sep):
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    return
+                raise CertpilotError('cannot stat %s: %s' % (current, exc.strerror or exc))
+            if stat.S_ISLNK(mode):
+                raise CertpilotError('refusing %s: it is a symlink below the webroot %s' % (current, self.webroot))
+            if not stat.S_ISDIR(mode):
+                raise CertpilotError('refusing %s: it is not a directory' % current)
+        for token in tokens:
+            path = self.path(token)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISLNK(mode):
+                raise CertpilotError('refusing %s: it is a symlink' % path)
+            if not stat.S_ISREG(mode):
+                raise CertpilotError('refusing %s: it is not a regular file' % path)
+
     def plan(self, challenges, state):
         """The tokens that would change: files to write (present) or to remove (absent)."""
         wanted = self.validate(challenges, need_key_authorization=(state == 'present'))
+        self.check_no_symlinks(wanted)
         if state == 'present':
             return sorted(t for t, ka in wanted.items() if read_bytes(self.path(t)) != (ka or '').encode('ascii'))
         return sorted(t for t in wanted if os.path.lexists(self.path(t)))

@@ -21,7 +21,8 @@ import pwd
 import shutil
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, makedirs, plan
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import (
+    apply, directory_mode_for, makedirs, plan)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import fsync_dir
 
 BACKUP_SUFFIX = '.certpilot-backup'
@@ -63,12 +64,32 @@ class LocalFS(object):
     def stat(self, path):
         return os.stat(path)
 
+    def lstat(self, path):
+        return os.lstat(path)
+
     def open(self, path, mode):
         if 'w' in mode:
-            # O_EXCL on a fresh temp name; 0600 until chmod sets the wanted mode.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            return _SyncedFile(os.fdopen(fd, 'wb'))
-        return _SyncedFile(open(path, 'rb'))
+            raise CertpilotError('internal error: files are written with create(), never open()')
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        return _SyncedFile(os.fdopen(fd, 'rb'))
+
+    def create(self, path, mode):
+        """A new file with ``mode`` from its first instant (O_CREAT|O_EXCL; the umask can only narrow it).
+
+        The owner is set before any data is written. The umask may have removed bits the wanted
+        mode has (group read of a 0640 key): fchmod then only adds what ``mode`` allows.
+        """
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), mode & 0o777)
+        try:
+            if self.uid != -1 or self.gid != -1:
+                os.fchown(fd, self.uid, self.gid)
+            if (os.fstat(fd).st_mode & 0o7777) != mode:
+                os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        return _SyncedFile(os.fdopen(fd, 'wb'))
 
     def chmod(self, path, mode):
         os.chmod(path, mode)
@@ -127,9 +148,17 @@ def _keep_previous(dest):
     try:
         os.link(dest, backup)
     except OSError:
-        shutil.copy2(dest, backup)
-        st = os.stat(dest)
-        os.chown(backup, st.st_uid, st.st_gid)
+        # No hard links here: a copy created with the original's mode and owner from the start.
+        st = os.lstat(dest)
+        fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), st.st_mode & 0o700)
+        try:
+            os.fchown(fd, st.st_uid, st.st_gid)
+            with open(dest, 'rb') as source, os.fdopen(os.dup(fd), 'wb') as copy:
+                shutil.copyfileobj(source, copy)
+            os.fchmod(fd, st.st_mode & 0o7777)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return backup
 
 
@@ -154,6 +183,7 @@ class LocalFileInstall(object):
     """Write a set of ``FileSpec`` on this host: all changes, then validate, or none at all."""
 
     def __init__(self, specs, owner=None, group=None, directory_mode=0o755):
+        self.group_given = group not in (None, '')
         names = [s.dest for s in specs]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))
         if duplicates:
@@ -197,9 +227,12 @@ class LocalFileInstall(object):
                 if state.changed:
                     backups.append({'dest': state.spec.dest, 'action': state.action,
                                     'backup': _keep_previous(state.spec.dest) if state.old is not None else None})
-            for dest in set(s.spec.dest for s in states if s.changed and s.spec.state == 'present'):
-                # Directories of new files are created with the wanted mode and owner.
-                makedirs(fs, posixpath.dirname(dest), self.directory_mode)
+            for state in states:
+                if state.changed and state.spec.state == 'present':
+                    # Directories of new files are created with the wanted mode and owner; those of
+                    # keys 0700 (0750 when a group is given), whatever directory_mode says.
+                    makedirs(fs, posixpath.dirname(state.spec.dest),
+                             directory_mode_for(state.spec, self.directory_mode, self.group_given))
             apply(fs, states)
         except (IOError, OSError, CertpilotError) as exc:
             errors = restore(backups)

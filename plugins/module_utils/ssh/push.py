@@ -18,6 +18,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, plan, rollback
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
     Retryable, RetryPolicy, call_with_retry)
+from ansible_collections.certpilot.tls.plugins.module_utils.ssh.sftp_files import SFTPFiles
 
 
 def run_command(client, command, deadline, timeout=60):
@@ -119,7 +120,9 @@ class HostPush(object):
                   'reloaded': False, 'rolled_back': False, 'verified': [], 'diff': []}
         client = connector.connect(self.address, self.port, deadline, username=self.username)
         try:
-            sftp = client.open_sftp()
+            raw = client.open_sftp()
+            # Test doubles implement create() themselves; a paramiko client gets it from SFTPFiles.
+            sftp = raw if hasattr(raw, 'create') else SFTPFiles(raw)
             try:
                 return self._run(client, sftp, deadline, check_mode, result)
             finally:

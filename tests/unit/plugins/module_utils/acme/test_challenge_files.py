@@ -63,3 +63,32 @@ def test_key_authorization_must_belong_to_token(tmp_path):
 def test_webroot_must_be_absolute():
     with pytest.raises(CertpilotError, match='absolute'):
         ChallengeFiles('relative/www')
+
+
+@pytest.mark.parametrize('link', ['.well-known', '.well-known/acme-challenge'])
+def test_symlinked_challenge_directory_is_refused(tmp_path, link):
+    webroot, elsewhere = tmp_path / 'www', tmp_path / 'elsewhere'
+    webroot.mkdir()
+    elsewhere.mkdir()
+    if link != '.well-known':
+        (webroot / '.well-known').mkdir()
+    os.symlink(str(elsewhere), str(webroot / link))
+    files = ChallengeFiles(str(webroot))
+    for state in ('present', 'absent'):
+        with pytest.raises(CertpilotError) as err:
+            files.apply([challenge('tok-1')], state)
+        assert str(webroot / link) in err.value.msg and 'symlink' in err.value.msg
+    assert list(elsewhere.rglob('*')) == []
+
+
+def test_symlinked_token_file_is_refused_and_not_read(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    files.apply([challenge('tok-1')], 'present')
+    secret = tmp_path / 'secret'
+    secret.write_text('do not read')
+    token = tmp_path / '.well-known' / 'acme-challenge' / 'tok-2'
+    os.symlink(str(secret), str(token))
+    with pytest.raises(CertpilotError) as err:
+        files.plan([challenge('tok-2')], 'present')
+    assert str(token) in err.value.msg and 'do not read' not in err.value.msg
+    assert secret.read_text() == 'do not read'

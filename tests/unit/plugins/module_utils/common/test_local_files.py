@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import FileSpec
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import KEY_PLACEHOLDER, FileSpec
 from ansible_collections.certpilot.tls.plugins.module_utils.common import local_files as lf
 
 pytestmark = pytest.mark.timeout(30)
@@ -57,7 +57,8 @@ def test_install_creates_directories_modes_and_reports_no_secret(tmp_path):
     assert [f['action'] for f in result.files] == ['create', 'create']
     assert 'sha256' in result.files[0] and 'sha256' not in result.files[1]
     assert 'SECRETKEY' not in repr(result.files) + repr(result.diff) + repr(result.backups)
-    assert [d['before_header'] for d in result.diff] == [cert]
+    assert [d['before_header'] for d in result.diff] == [cert, key]
+    assert result.diff[1]['after'] == KEY_PLACEHOLDER
     assert [b['backup'] for b in result.backups] == [None, None]
     assert _leftovers(os.path.dirname(cert)) == []
 
@@ -189,3 +190,90 @@ def test_owner_change_alone_is_a_change_and_backup_keeps_old_owner(tmp_path):
     assert os.stat(path).st_gid == 1
     assert os.stat(result.backups[0]['backup']).st_gid == 0
     assert not lf.LocalFileInstall([FileSpec(path, b'KEY', 0o600, secret=True)], group='1').run().changed
+
+
+# A real-looking key body: detection parses the PEM armor, the ``secret`` flag is not needed.
+_KEY = (b'-----BEGIN PRIVATE KEY-----\n'
+        b'MC4CAQAwBQYDK2VwBCIEIJ0jR0pGZ2ZpY2VydHBpbG90a2V5Ym9keTAxMjM0NTY3\n'
+        b'-----END PRIVATE KEY-----\n')
+
+
+def test_key_found_by_parsing_without_secret_flag_never_shown(tmp_path):
+    key = str(tmp_path / 'k' / 'privkey.pem')
+    old = str(tmp_path / 'old.pem')
+    with open(old, 'wb') as handle:
+        handle.write(_KEY.replace(b'MC4C', b'MC4D'))
+    result = lf.LocalFileInstall([FileSpec(key, _KEY, 0o600), FileSpec(old, b'now a plain file\n', 0o644)]).run()
+    text = repr(result.files) + repr(result.diff) + repr(result.backups)
+    assert 'PRIVATE KEY' not in text and 'MC4CAQAw' not in text and 'MC4DAQAw' not in text
+    assert 'sha256' not in result.files[0] and 'sha256' not in result.files[1]
+    assert [d['after'] for d in result.diff] == [KEY_PLACEHOLDER, KEY_PLACEHOLDER]
+    # the key's directory is 0700 although directory_mode is 0755
+    assert _mode(os.path.dirname(key)) == 0o700 and _mode(key) == 0o600
+
+
+def test_key_directory_is_0750_with_a_group(tmp_path):
+    key = str(tmp_path / 'k' / 'privkey.pem')
+    lf.LocalFileInstall([FileSpec(key, _KEY, 0o640)], group=str(os.getgid())).run()
+    assert _mode(os.path.dirname(key)) == 0o750 and _mode(key) == 0o640
+
+
+def test_created_with_final_mode_never_chmod_after(tmp_path, monkeypatch):
+    key = str(tmp_path / 'privkey.pem')
+    opened = []
+    real_open = os.open
+
+    def spy_open(path, flags, mode=0o777, *args):
+        if path.endswith('.tmp'):
+            opened.append((flags & (os.O_CREAT | os.O_EXCL), mode))
+        return real_open(path, flags, mode, *args)
+
+    def no_chmod(*args):
+        raise AssertionError('chmod after create')
+
+    monkeypatch.setattr(os, 'open', spy_open)
+    monkeypatch.setattr(os, 'chmod', no_chmod)
+    old_umask = os.umask(0o022)
+    try:
+        lf.LocalFileInstall([FileSpec(key, _KEY, 0o600)]).run()
+    finally:
+        os.umask(old_umask)
+    assert opened == [(os.O_CREAT | os.O_EXCL, 0o600)]
+    assert _mode(key) == 0o600
+
+
+def test_symlink_destination_is_refused_and_not_read(tmp_path):
+    target = tmp_path / 'secret.txt'
+    target.write_bytes(b'TARGET CONTENT')
+    link = tmp_path / 'fullchain.pem'
+    os.symlink(str(target), str(link))
+    with pytest.raises(CertpilotError) as err:
+        lf.LocalFileInstall([FileSpec(str(link), b'CERT', 0o644)]).run(check_mode=True)
+    assert str(link) in err.value.msg and 'symlink' in err.value.msg
+    assert 'TARGET CONTENT' not in repr(err.value.details)
+    assert os.path.islink(str(link)) and target.read_bytes() == b'TARGET CONTENT'
+
+
+def test_non_regular_destination_is_refused(tmp_path):
+    (tmp_path / 'cert.pem').mkdir()
+    with pytest.raises(CertpilotError) as err:
+        lf.LocalFileInstall([FileSpec(str(tmp_path / 'cert.pem'), b'CERT', 0o644)]).run()
+    assert 'not a regular file' in err.value.msg
+
+
+def test_symlinked_directory_below_base_is_refused(tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    base = tmp_path / 'base'
+    base.mkdir()
+    os.symlink(str(elsewhere), str(base / 'shop'))
+    dest = str(base / 'shop' / 'privkey.pem')
+    with pytest.raises(CertpilotError) as err:
+        lf.LocalFileInstall([FileSpec(dest, _KEY, 0o600, base=str(base))]).run()
+    assert str(base / 'shop') in err.value.msg and 'symlink' in err.value.msg
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_dest_outside_base_is_refused(tmp_path):
+    with pytest.raises(CertpilotError):
+        FileSpec(str(tmp_path / 'x.pem'), b'x', base=str(tmp_path / 'base'))

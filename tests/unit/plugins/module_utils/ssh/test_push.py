@@ -22,7 +22,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline impo
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common import file_transaction as ft
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import push
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import parse_mode
+from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import KEY_PLACEHOLDER, parse_mode
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import run_push
 
 pytestmark = pytest.mark.timeout(30)
@@ -68,6 +68,7 @@ class FakeSFTP(object):
         self.writes = []
         self.fail_write_on = None
         self.has_posix_rename = posix_rename
+        self.links = set()
 
     def stat(self, path):
         if path in self.files:
@@ -75,6 +76,21 @@ class FakeSFTP(object):
         if path in self.dirs:
             return _Attrs(0o040755)
         raise IOError(errno.ENOENT, 'No such file')
+
+    def lstat(self, path):
+        if path in self.links:
+            return _Attrs(0o120777)
+        return self.stat(path)
+
+    def create(self, path, mode):
+        if posixpath.dirname(path) not in self.dirs:
+            raise IOError(errno.ENOENT, 'No such directory')
+        if path in self.files:
+            raise IOError(errno.EEXIST, 'File exists')
+        self.ops.append(('create', path, mode))
+        handle = _Handle(self, path, 'wb')
+        self.files[path][1] = 0o100000 | mode
+        return handle
 
     def open(self, path, mode='rb'):
         if 'w' in mode and posixpath.dirname(path) not in self.dirs:
@@ -324,8 +340,11 @@ def test_check_mode_writes_nothing_and_reports_diff():
     assert result['changed'] is True
     assert client.ran == []
     assert [op for op in sftp.ops if op[0] != 'open' or 'w' in op[2]] == []
-    assert len(result['diff']) == 1 and result['diff'][0]['before'] == 'old\n' and result['diff'][0]['after'] == 'new\n'
+    assert len(result['diff']) == 2 and result['diff'][0]['before'] == 'old\n' and result['diff'][0]['after'] == 'new\n'
     assert result['diff'][0]['before_header'] == 'h1:/c/cert.pem'
+    # The secret file shows that it changes, never what it holds.
+    assert result['diff'][1]['before'] == result['diff'][1]['after'] == KEY_PLACEHOLDER
+    assert 'oldkey' not in repr(result) and 'newkey' not in repr(result)
 
 
 def test_one_host_down_does_not_stop_others():
@@ -365,3 +384,29 @@ def test_leaf_fingerprint_uses_first_certificate():
     pem2, _k2, _fp2 = make_cert('b')
     assert push.leaf_fingerprint(pem1 + pem2) == fp1
     assert push.leaf_fingerprint(b'no cert here') is None
+
+
+def test_symlink_destination_is_refused_on_the_host_and_nothing_written():
+    sftp = FakeSFTP({'/c/cert.pem': (b'target of the link\n', 0o644)})
+    sftp.links.add('/c/cert.pem')
+    client = FakeClient(sftp)
+    result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'new\n'}]), connector=FakeConnector({'10.0.0.1': client}))
+    assert result['failed_hosts'] == ['h1']
+    assert 'refusing /c/cert.pem: it is a symlink' in result['hosts']['h1']['error']
+    assert 'target of the link' not in repr(result)
+    assert [op for op in sftp.ops if op[0] != 'open'] == []
+
+
+def test_key_without_secret_flag_is_created_with_its_mode_and_never_shown():
+    key = ('-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKeybodyKeybodyKeybodyKeybodyKeybody0123456789oAoGCCqGSM49\n'
+           '-----END EC PRIVATE KEY-----\n')
+    sftp = FakeSFTP()
+    client = FakeClient(sftp)
+    result = run_push(_params([{'dest': '/c/privkey.pem', 'content': key, 'mode': '0600'}]),
+                      connector=FakeConnector({'10.0.0.1': client}))
+    assert 'PRIVATE KEY' not in repr(result) and 'MHcCAQEEIK' not in repr(result)
+    creates = [op for op in sftp.ops if op[0] == 'create']
+    assert len(creates) == 1 and creates[0][2] == 0o600
+    assert not [op for op in sftp.ops if op[0] == 'chmod']
+    assert [w[1] for w in sftp.writes] == [0o600]
+    assert ('mkdir', '/c', 0o700) in sftp.ops
