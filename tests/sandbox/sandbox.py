@@ -82,6 +82,7 @@ class Context(object):
         self.python = venv_python if os.path.exists(venv_python) else sys.executable
         self.extra_service_dirs = [d for d in (env.get('CERTPILOT_SANDBOX_EXTRA_SERVICES') or '').split(':') if d]
         self.ca = LocalCA(self.path('ca'))
+        self.www_base = www_base(self.dir)
         self.hosts = {}
         for name, last, python in HOSTS:
             self.hosts[name] = self._host(name, self.host_address(last), python)
@@ -108,7 +109,7 @@ class Context(object):
             'nginx_conf_dir': os.path.join(root, 'nginx', 'conf.d'),
             'nginx_pid': os.path.join(root, 'run', 'nginx.pid'),
             'nginx_user': nginx_user(),
-            'webroot': os.path.join(root, 'www', 'acme'), 'cert_dir': os.path.join(root, 'certs'),
+            'webroot': os.path.join(self.www_base, name, 'www', 'acme'), 'cert_dir': os.path.join(root, 'certs'),
             'names': ['%s.example.test' % name, 'www.%s.example.test' % name, 'api.%s.example.test' % name],
             'python': python,
             'sshd_config': os.path.join(root, 'ssh', 'sshd_config'),
@@ -130,6 +131,70 @@ class Context(object):
     @property
     def dns_mgmt(self):
         return 'http://127.0.0.1:%d' % self.port(DNS_MGMT_PORT)
+
+
+def _others_can_traverse(path):
+    """True when every existing directory from / down to ``path`` has o+x (what an unrelated uid needs)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    while True:
+        try:
+            if not os.stat(path).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+WWW_EXTERNAL_BASE = '/var/tmp'
+
+
+def www_base(state_dir):
+    """Where the host webroots live: inside the state dir when the nginx workers (an unrelated uid) can
+    traverse to it, else (a clone in a 0700 directory such as root's home or a ``mktemp -d``) in a
+    root-owned 0755 directory under /var/tmp named for the state dir, removed again by ``down``."""
+    if _others_can_traverse(state_dir):
+        return os.path.join(state_dir, 'hosts')
+    import hashlib  # pylint: disable=import-outside-toplevel
+    digest = hashlib.sha256(state_dir.encode('utf-8')).hexdigest()[:12]
+    return os.path.join(WWW_EXTERNAL_BASE, 'certpilot-sandbox-www-%s' % digest)
+
+
+def is_external_www(ctx):
+    return not ctx.www_base.startswith(ctx.dir + os.sep)
+
+
+def ensure_www_base(ctx):
+    """Create the webroot base; an external one must be a real directory of ours that nobody else can write."""
+    base = ctx.www_base
+    if not is_external_www(ctx):
+        makedirs(base)
+        os.chmod(base, 0o755)
+        return
+    try:
+        os.mkdir(base, 0o755)
+        os.chmod(base, 0o755)
+    except FileExistsError:
+        pass
+    st = os.lstat(base)
+    import stat as stat_mod  # pylint: disable=import-outside-toplevel
+    if not stat_mod.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise SandboxError('%s (the webroot base for the 0700 state dir %s) is not a directory owned by uid %d '
+                           'and writable only by it; remove it and run up again' % (base, ctx.dir, os.getuid()))
+    log('- webroots in %s (the nginx workers cannot traverse to %s)' % (base, ctx.dir))
+
+
+def remove_external_www(ctx):
+    if is_external_www(ctx) and os.path.isdir(ctx.www_base) and not os.path.islink(ctx.www_base):
+        shutil.rmtree(ctx.www_base)
+        log('- removed %s' % ctx.www_base)
 
 
 def nginx_user():
@@ -257,11 +322,12 @@ def _prepare_ssh(ctx):
 
 def _prepare_host(ctx, name, host):
     root = host['root']
+    ensure_www_base(ctx)
     makedirs(root, os.path.join(root, 'nginx'), host['nginx_conf_dir'], os.path.join(root, 'run'), host['logs'],
              os.path.join(root, 'tmp'), os.path.join(host['webroot'], '.well-known', 'acme-challenge'),
              host['cert_dir'])
     # keep the webroot path traversable and readable for the nginx workers
-    for p in (root, os.path.join(root, 'www'), host['webroot'], os.path.join(host['webroot'], '.well-known'),
+    for p in (root, os.path.dirname(os.path.dirname(host['webroot'])), os.path.dirname(host['webroot']), host['webroot'], os.path.join(host['webroot'], '.well-known'),
               os.path.join(host['webroot'], '.well-known', 'acme-challenge')):
         os.chmod(p, 0o755)
     ctx.ca.issue(host['default_cert'], host['default_key'], u'%s placeholder' % name,
@@ -841,6 +907,7 @@ def cmd_down(ctx, args):
         if errors:
             raise SandboxError('down incomplete:\n  ' + '\n  '.join(errors))
         log('- all sandbox processes stopped')
+        remove_external_www(ctx)
     if args.purge:
         shutil.rmtree(ctx.dir)
         log('- removed %s' % ctx.dir)
