@@ -19,7 +19,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help deps apt venv demo test test-matrix sanity sanity-quick units integration lint \
-        changelog-lint docs-check sandbox-up sandbox-down sandbox-status bench bench-venv clean
+        changelog-lint docs-check docs-lint build-check sandbox-up sandbox-down sandbox-status bench bench-venv clean
 
 help:
 	@echo "make demo         install deps, start the sandbox, run the main job twice, show the report"
@@ -85,6 +85,14 @@ changelog-lint: deps
 docs-check: deps
 	@echo "==> ansible-doc renders every module"
 	@bash tests/tools/docs_check.sh
+
+docs-lint: deps
+	@echo "==> antsibull-docs lint-collection-docs (markup, references, every plugin and role)"
+	@$(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+build-check: deps
+	@echo "==> ansible-galaxy collection build in a dirty tree: no junk in the tarball"
+	@VENV=$(VENV) bash tests/tools/build_check.sh
 
 integration: deps
 	@echo "==> integration tests against the sandbox"
