@@ -278,11 +278,21 @@ tls_expiry:
           type: str
           sample: sha256WithRSAEncryption
         chain_valid:
-          description: Whether the presented chain validates to a trust anchor now (independent of the name).
+          description:
+            - Whether the presented chain validates to a trust anchor now (independent of the name), as OpenSSL's
+              verifier decides it (the one curl, nginx clients and Python use) with the given trust store.
+            - False (fail closed) when OpenSSL's verifier cannot run; O(ca_bundle) and O(system_roots) set the anchors.
           type: bool
         chain_error:
           description: Why the chain does not validate.
           type: str
+        chain_warnings:
+          description:
+            - Findings of the stricter RFC 5280 / CA/Browser Forum validator (cryptography) on a chain OpenSSL accepts,
+              for example a private CA without key identifiers or keyUsage. They do not change C(status).
+          type: list
+          elements: str
+          sample: []
         hostname_match:
           description: Whether server_name matches the leaf per RFC 6125 (null for files without server_name).
           type: bool

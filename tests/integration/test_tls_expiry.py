@@ -170,10 +170,15 @@ def test_every_field_matches_the_generated_certificates(farm_playbook, farm):
         elif now < leaf.not_valid_after_utc:
             assert r['chain_valid'] is True and r['chain_error'] is None, (case.kind, r['chain_error'])
         assert r['hostname_match'] is case.expect.get('hostname_match', True), case.kind
+        if case.expect.get('chain_warnings'):
+            assert r['chain_valid'] is True and r['status'] == 'ok', (case.kind, r)
+            assert r['chain_warnings'] and 'stricter' in r['chain_warnings'][0], (case.kind, r['chain_warnings'])
+        elif r['chain_valid']:
+            assert r['chain_warnings'] == [], (case.kind, r['chain_warnings'])
         if 'key_type' in case.expect:
             assert (r['key_type'], r['key_bits']) == (case.expect['key_type'], case.expect['key_bits'])
     for kind in ('expired', 'exp3', 'exp10', 'exp30', 'exp80', 'selfsigned', 'wronghost', 'incomplete', 'rsa2048',
-                 'ecp384', 'wildcard', 'ip-san', 'expired-intermediate', 'smtp-starttls'):
+                 'ecp384', 'wildcard', 'ip-san', 'expired-intermediate', 'smtp-starttls', 'private-plain'):
         assert kind in seen_kinds
     # Specific diagnoses, not just "invalid".
     assert 'self-signed' in by_name['selfsigned']['chain_error']

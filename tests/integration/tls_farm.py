@@ -94,8 +94,13 @@ def _name(cn):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), x509.NameAttribute(NameOID.ORGANIZATION_NAME, 'certpilot farm')])
 
 
-def make_cert(subject_cn, key, issuer=None, not_before=None, not_after=None, ca=False, dns=(), ips=(), now=None):
-    """Sign a certificate. ``issuer`` is an ``Issued`` (None: self-signed)."""
+def make_cert(subject_cn, key, issuer=None, not_before=None, not_after=None, ca=False, dns=(), ips=(), now=None,
+              plain=False):
+    """Sign a certificate. ``issuer`` is an ``Issued`` (None: self-signed).
+
+    ``plain``: no key identifiers, no keyUsage, no extendedKeyUsage, as many internal PKIs make them
+    (OpenSSL, curl and browsers accept such a chain; strict RFC 5280 validators do not).
+    """
     now = now or datetime.datetime.now(UTC)
     not_before = not_before or now - datetime.timedelta(days=1)
     not_after = not_after or now + datetime.timedelta(days=90)
@@ -104,6 +109,12 @@ def make_cert(subject_cn, key, issuer=None, not_before=None, not_after=None, ca=
     signing_key = issuer.key if issuer else key
     builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name).public_key(key.public_key())
                .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after))
+    if plain:
+        builder = builder.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return Issued(builder.sign(signing_key, hashes.SHA256()), key)
     builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     builder = builder.add_extension(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(signing_key.public_key()), critical=False)
@@ -195,6 +206,8 @@ class Farm:
                                    not_before=now - 300 * day, not_after=now - 5 * day, now=now)
         self.other_root = make_cert('certpilot untrusted root', ec_key(), ca=True, now=now,
                                     not_after=now + 3650 * day)
+        self.plain_root = make_cert('certpilot farm plain private CA', ec_key(), ca=True, plain=True,
+                                    not_before=now - 30 * day, not_after=now + 3650 * day, now=now)
         self.shared_key = ec_key()
 
     def _leaf(self, name, days_left, key=None, issuer=None, dns=None, ips=(), lifetime=90.0):
@@ -237,6 +250,9 @@ class Farm:
                                      self.old_inter], expect={'chain_valid': False})
         add('untrusted-root', [self._leaf(sni('untrusted-root'), 60, issuer=self.other_root)],
             expect={'chain_valid': False})
+        plain_leaf = make_cert(sni('private-plain'), self.shared_key, issuer=self.plain_root, plain=True,
+                               dns=[sni('private-plain')], now=self.now)
+        add('private-plain', [plain_leaf], expect={'chain_warnings': True})
         add('shortlived', [self._leaf(sni('shortlived'), 2.5, lifetime=6), self.inter])
         for index in range(self.filler):
             label = 'f%04d' % index
@@ -258,7 +274,7 @@ class Farm:
 
     def write_files(self):
         os.chmod(self.dir, 0o755)
-        self.ca_bundle = self._write('ca/root.pem', self.root.pem)
+        self.ca_bundle = self._write('ca/root.pem', self.root.pem + self.plain_root.pem)
         self._write('ca/untrusted-root.pem', self.other_root.pem)
         self.shared_key_path = self._write('keys/shared.key', Issued(None, self.shared_key).key_pem)
         blocks = []

@@ -22,6 +22,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import Ch
 UTC = datetime.timezone.utc
 CERT_FIELDS = ('days_remaining', 'remaining_ratio', 'not_before', 'not_after', 'subject', 'issuer', 'sans', 'serial',
                'fingerprint_sha256', 'key_type', 'key_bits', 'signature_algorithm', 'chain_valid', 'chain_error',
+               'chain_warnings',
                'hostname_match', 'earliest_chain_expiry', 'chain', 'tls_version', 'reason')
 
 
@@ -145,7 +146,7 @@ class Collector:
         ratio = judge.remaining_ratio(leaf.not_before, leaf.not_after, now)
         expired = now >= leaf.not_after
         not_yet_valid = now < leaf.not_before
-        chain_valid, chain_error = self.verifier.verify(chain)
+        chain_valid, chain_error, chain_warnings = self.verifier.verify_full(chain)
         if unparsable and chain_valid:
             chain_valid, chain_error = False, '%d certificate(s) of the presented chain cannot be parsed' % unparsable
         if reference_name:
@@ -171,6 +172,7 @@ class Collector:
             signature_algorithm=leaf.signature_algorithm,
             chain_valid=chain_valid,
             chain_error=chain_error,
+            chain_warnings=list(chain_warnings),
             hostname_match=hostname_match,
             earliest_chain_expiry=iso(earliest),
             chain=[c.summary() for c in chain],

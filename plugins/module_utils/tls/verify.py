@@ -3,6 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Chain validation of a presented chain, separately from the hostname check.
 
+The verdict (``chain_valid``) is OpenSSL's: ``openssl_verify`` runs libcrypto's
+``X509_verify_cert`` with the trust store, the presented intermediates and the
+check time, as a TLS client (nginx clients, curl, Python) does. The stricter
+RFC 5280 / CA/Browser Forum validator of cryptography also runs; where it rejects
+a chain that OpenSSL accepts (a private CA without key identifiers or keyUsage),
+its finding becomes a warning that does not change the status. If OpenSSL cannot
+be used at all, the chain is not valid (fail closed) and the reason says why.
+
 With cryptography >= 42, ``cryptography.x509.verification`` does RFC 5280 path
 validation (signatures, validity of every certificate in the path, CA flags, key
 usage, name constraints) against our trust store. We ask it to validate the chain
@@ -25,6 +33,7 @@ import ssl
 import threading
 
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import iso, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls import openssl_verify
 
 try:
     from cryptography.x509 import verification as _verification
@@ -70,7 +79,7 @@ class ChainVerifier:
     endpoints behind one load balancer) are validated once.
     """
 
-    def __init__(self, roots, now, use_policy_builder=True):
+    def __init__(self, roots, now, use_policy_builder=True, use_openssl=True):
         self.now = now
         self.roots = list(roots)
         self._root_fps = set(r.fingerprint for r in self.roots)
@@ -87,17 +96,50 @@ class ChainVerifier:
                 store_certs.append(root.cert)
             self._store = _verification.Store(store_certs)
             self.engine = 'cryptography.x509.verification'
+        self._openssl = None
+        self._openssl_problem = None
+        if use_openssl:
+            try:
+                self._openssl = openssl_verify.OpenSSLVerifier([r.der for r in self.roots], now)
+                self.engine = 'openssl'
+            except openssl_verify.OpenSSLUnavailable as exc:
+                self._openssl_problem = 'OpenSSL verification cannot run: %s' % exc
 
     # -- public ---------------------------------------------------------------------------
     def verify(self, chain):
         """(valid, reason) for a chain; ``reason`` is None when valid."""
+        valid, reason, _warnings = self.verify_full(chain)
+        return valid, reason
+
+    def verify_full(self, chain):
+        """(valid, reason, warnings): OpenSSL's verdict plus stricter findings that do not change it."""
         if not chain:
-            return False, 'no certificate presented'
+            return False, 'no certificate presented', []
         key = tuple(c.fingerprint for c in chain)
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        result = self._verify(chain)
+        strict_valid, strict_reason = self._verify(chain)
+        if self._openssl_problem is not None:
+            result = (False, self._openssl_problem, [])
+        elif self._openssl is None:
+            result = (strict_valid, strict_reason, [])
+        elif not self.roots:
+            result = (False, strict_reason, [])
+        else:
+            try:
+                valid, message = self._openssl.verify([c.der for c in chain])
+            except (ValueError, openssl_verify.OpenSSLUnavailable) as exc:
+                valid, message = False, 'OpenSSL verification failed to run: %s' % exc
+            warnings = []
+            if valid and not strict_valid:
+                warnings.append('stricter RFC 5280 / CA/Browser Forum validation (cryptography) rejects the chain, '
+                                'TLS clients using OpenSSL accept it: %s' % strict_reason)
+            reason = None
+            if not valid:
+                # the plain-language diagnosis when the walk found one, else OpenSSL's own message
+                reason = strict_reason if (strict_reason and not strict_valid) else message
+            result = (valid, reason, warnings)
         with self._lock:
             self._cache[key] = result
         return result

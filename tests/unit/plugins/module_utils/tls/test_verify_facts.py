@@ -69,8 +69,10 @@ def test_hostname_does_not_affect_chain_verdict(pki):
     assert v.verify(_chain(cache, ip_only, pki.inter)) == (True, None)
     if HAS_POLICY_BUILDER:
         no_san = pki.leaf('nosan.unit.test', san=False)
-        valid, reason = v.verify(_chain(cache, no_san, pki.inter))
-        assert valid is False and 'subjectAltName' in reason
+        # OpenSSL validates the chain without a SAN (the name check is separate): valid, with a warning
+        valid, reason, warnings = v.verify_full(_chain(cache, no_san, pki.inter))
+        assert (valid, reason) == (True, None)
+        assert len(warnings) == 1 and 'subjectAltName' in warnings[0]
 
 
 def test_identical_chains_are_verified_once(pki, monkeypatch):
@@ -155,4 +157,48 @@ def test_system_roots_load():
     # Debian's ca-certificates ships well over 100 roots; a collector with them uses the Rust verifier.
     assert len(roots) > 50
     collector = Collector(Options(), roots=roots)
-    assert collector.verifier.engine in ('cryptography.x509.verification', 'manual')
+    assert collector.verifier.engine == 'openssl'
+
+
+def test_private_ca_without_key_ids_or_key_usage_is_valid_with_warning():
+    """OpenSSL (curl, nginx clients, Python) accepts it; the stricter validator's finding is only a warning."""
+    cache = CertCache()
+    root = issue('plain root', ca=True, plain=True, not_before=NOW - 10 * DAY, not_after=NOW + 900 * DAY)
+    leaf = issue('plain.unit.test', issuer=root, dns=['plain.unit.test'], plain=True)
+    verifier = ChainVerifier([cache.get(root.der)], NOW)
+    assert verifier.engine == 'openssl'
+    valid, reason, warnings = verifier.verify_full([cache.get(leaf.der)])
+    assert (valid, reason) == (True, None)
+    if HAS_POLICY_BUILDER:
+        assert len(warnings) == 1 and 'stricter' in warnings[0]
+    collector = Collector(Options(), roots=[cache.get(root.der)])
+    result = collector.judge_chain({'name': 'x'}, [leaf.der], 'plain.unit.test')
+    assert result['status'] == 'ok' and result['chain_valid'] is True
+    assert result['chain_warnings'] == warnings
+
+
+def test_openssl_verdict_rejects_what_clients_reject(pki):
+    cache = CertCache()
+    verifier = ChainVerifier([cache.get(pki.root.der)], NOW)
+    # unknown CA, expired leaf, missing intermediate: OpenSSL says no, with the plain-language reason kept
+    stranger_root = issue('stranger root', ca=True, plain=True)
+    stranger = issue('s.unit.test', issuer=stranger_root, dns=['s.unit.test'], plain=True)
+    valid, reason, warnings = verifier.verify_full([cache.get(stranger.der)])
+    assert valid is False and 'unknown CA' in reason and warnings == []
+    expired = pki.leaf(not_before=NOW - 10 * DAY, not_after=NOW - DAY)
+    valid, reason, _w = verifier.verify_full(_chain(cache, expired, pki.inter))
+    assert valid is False and 'expired' in reason
+    valid, reason, _w = verifier.verify_full(_chain(cache, pki.leaf()))
+    assert valid is False and 'issuer' in reason
+
+
+def test_openssl_unavailable_fails_closed(pki, monkeypatch):
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls import openssl_verify
+
+    def broken(*_args, **_kwargs):
+        raise openssl_verify.OpenSSLUnavailable('libcrypto cannot be loaded')
+    monkeypatch.setattr(openssl_verify, 'OpenSSLVerifier', broken)
+    cache = CertCache()
+    verifier = ChainVerifier([cache.get(pki.root.der)], NOW)
+    valid, reason = verifier.verify(_chain(cache, pki.leaf(), pki.inter))
+    assert valid is False and 'cannot run' in reason

@@ -31,7 +31,9 @@ class Issued:
                                          serialization.NoEncryption())
 
 
-def issue(cn, issuer=None, ca=False, dns=(), ips=(), not_before=None, not_after=None, key=None, san=True):
+def issue(cn, issuer=None, ca=False, dns=(), ips=(), not_before=None, not_after=None, key=None, san=True,
+          plain=False):
+    """A certificate; ``plain`` leaves out key identifiers, keyUsage and EKU (as many internal PKIs do)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     signer = issuer.key if issuer else key
@@ -39,10 +41,18 @@ def issue(cn, issuer=None, ca=False, dns=(), ips=(), not_before=None, not_after=
                .issuer_name(issuer.cert.subject if issuer else name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(not_before or NOW - DAY).not_valid_after(not_after or NOW + 90 * DAY)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-               .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if ca:
+    if not plain:
+        builder = (builder
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
+                                  critical=False))
+    if plain:
+        if not ca:
+            names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+            if san and names:
+                builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    elif ca:
         builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False),
                                         critical=True)
     else:
