@@ -35,6 +35,14 @@ options:
         (key, CSR, certificate, chain, order state, archive). Created with mode 0700 when missing.
     type: path
     required: true
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that holds the O(store) (its exclusive lock file C(<store>/.lock)) before
+        failing with the holder's pid, host and start time. V(0) fails at once.
+      - The lock is held for the whole module run; check mode takes a shared lock. A lock left by a run that is
+        gone is taken over with a warning. A lock that cannot be taken (for example a read-only store) fails the task.
+    type: int
+    default: 300
   certificates:
     description:
       - The certificates to manage.
@@ -199,6 +207,7 @@ timings:
   type: dict
 '''
 
+import atexit
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -207,12 +216,14 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import KEY_TYPES
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_lock import StoreLock
 
 
 def main():
     argument_spec = modsupport.common_argument_spec()
     argument_spec.update(
         store=dict(type='path', required=True),
+        lock_timeout=dict(type='int', default=300),
         certificates=dict(type='list', elements='dict', required=True, options=dict(
             name=dict(type='str', required=True),
             domains=dict(type='list', elements='str', required=True),
@@ -241,6 +252,9 @@ def main():
         specs = normalize_certificates(params['certificates'])
         key = modsupport.load_key(params, allow_missing=module.check_mode)
         client = modsupport.make_client(params, pool_size=params['concurrency'])
+        lock = StoreLock(params['store'], shared=module.check_mode, timeout=params['lock_timeout'], warn=module.warn)
+        atexit.register(lock.release)  # held until exit_json/fail_json end the run
+        lock.acquire()
         runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
                              renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])
         results, challenges, errors = runner.run(specs, params['concurrency'])

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ACME store under concurrent runs (issue 12 items 2 and 7): real pebble, real store, real ansible-playbook."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
+
+ACCOUNT = r'''
+- name: ACME account
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Account
+      certpilot.tls.acme_account:
+        acme_directory: "{{ acme_directory }}"
+        ca_bundle: "{{ acme_ca_bundle }}"
+        account_key_src: "{{ account_key }}"
+        generate_account_key: true
+        terms_agreed: true
+'''
+
+ISSUE = r'''
+- name: ACME issuance
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/certpilot.tls.acme:
+      acme_directory: "{{ acme_directory }}"
+      ca_bundle: "{{ acme_ca_bundle }}"
+      account_key_src: "{{ account_key }}"
+      timeout: 240
+  tasks:
+    - name: Order
+      certpilot.tls.acme_order:
+        store: "{{ store }}"
+        certificates: "{{ certificates }}"
+        lock_timeout: "{{ lock_timeout | default(300) }}"
+      register: order
+    - name: Challenge files
+      ansible.builtin.copy:
+        dest: "{{ webroot }}/{{ item.path }}"
+        content: "{{ item.key_authorization }}"
+        mode: "0644"
+      loop: "{{ order.challenges }}"
+      loop_control:
+        label: "{{ item.identifier }}"
+    - name: Finalize
+      certpilot.tls.acme_finalize:
+        store: "{{ store }}"
+        lock_timeout: "{{ lock_timeout | default(300) }}"
+'''
+
+HOLDER = r'''
+import sys
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_lock import StoreLock
+lock = StoreLock(sys.argv[1], timeout=0)
+lock.acquire()
+sys.stdout.write('locked\n')
+sys.stdout.flush()
+sys.stdin.readline()
+lock.release()
+'''
+
+
+def _vars(sandbox, tmp_path, certificates):
+    return {
+        'acme_directory': sandbox['acme']['directory'],
+        'acme_ca_bundle': sandbox['acme']['ca_bundle'],
+        'account_key': str(tmp_path / 'account.key'),
+        'store': str(tmp_path / 'store'),
+        'certificates': certificates,
+        'webroot': sandbox['hosts']['web1']['webroot'],
+    }
+
+
+def _order_urls(sandbox, key_path):
+    """Every order URL pebble lists for the account of ``key_path``."""
+    with open(key_path, 'rb') as handle:
+        key = AcmeKey.from_pem(handle.read())
+    client = AcmeClient(sandbox['acme']['directory'], verify=sandbox['acme']['ca_bundle'], deadline=Deadline(60))
+    account = Account(client, key).find()
+    assert account is not None, 'the account must exist'
+    urls, page, seen = [], account.data['orders'], set()
+    while page and page not in seen:  # pebble pages the list
+        seen.add(page)
+        resp = client.post_as_get(page)
+        urls.extend(json.loads(resp.content.decode('utf-8')).get('orders') or [])  # a list-of-orders page
+        nxt = resp.links('next')
+        page = nxt[0] if nxt else None
+    return sorted(urls)
+
+
+def _public(obj):
+    return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.fixture
+def cleanup_challenges(sandbox):
+    results = []
+    yield results
+    challenge_dir = os.path.join(sandbox['hosts']['web1']['webroot'], '.well-known', 'acme-challenge')
+    for res in results:
+        try:
+            challenges = res.task_results('Order')['localhost'].get('challenges', [])
+        except (KeyError, TypeError, AttributeError):
+            continue
+        for ch in challenges:
+            try:
+                os.unlink(os.path.join(challenge_dir, ch['token']))
+            except OSError:
+                pass
+
+
+@pytest.mark.timeout(900)
+def test_two_concurrent_runs_on_one_store(sandbox, run_playbook, tmp_path, cleanup_challenges):
+    prefix = 'l' + uuid.uuid4().hex[:6]
+    certificates = [{'name': '%s-%02d' % (prefix, i), 'domains': ['%s-%02d.example.test' % (prefix, i)]}
+                    for i in range(6)]
+    extra = _vars(sandbox, tmp_path, certificates)
+    acct = run_playbook(ACCOUNT, extra_vars=extra)
+    assert acct.rc == 0, acct.explain()
+    assert _order_urls(sandbox, extra['account_key']) == []
+
+    results = [None, None]
+
+    def run(index):
+        results[index] = run_playbook(ISSUE, extra_vars=extra)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(800)
+    cleanup_challenges.extend(r for r in results if r is not None)
+    for res in results:
+        assert res is not None, 'a run did not finish'
+        assert res.rc == 0, res.explain()
+
+    orders = _order_urls(sandbox, extra['account_key'])
+    assert len(orders) == len(certificates), 'two runs on one store made %d orders for %d certificates' % (
+        len(orders), len(certificates))
+    actions = sorted(r.task_results('Order')['localhost']['certificates'][c['name']]['action']
+                     for r in results for c in certificates)
+    assert actions.count('order') == len(certificates), actions
+    for cert in certificates:
+        folder = os.path.join(extra['store'], cert['name'])
+        with open(os.path.join(folder, 'cert.pem'), 'rb') as handle:
+            leaf = x509.load_pem_x509_certificate(handle.read())
+        with open(os.path.join(folder, 'privkey.pem'), 'rb') as handle:
+            key = serialization.load_pem_private_key(handle.read(), None)
+        assert _public(leaf) == _public(key), '%s: stored certificate does not match its key' % cert['name']
+    # both runs released the lock cleanly: the file names no holder
+    with open(os.path.join(extra['store'], '.lock')) as handle:
+        assert handle.read() == ''
+
+
+@pytest.mark.timeout(600)
+def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_playbook, tmp_path, collection_env,
+                                                                 cleanup_challenges):
+    prefix = 'h' + uuid.uuid4().hex[:6]
+    certificates = [{'name': '%s-00' % prefix, 'domains': ['%s-00.example.test' % prefix]}]
+    extra = dict(_vars(sandbox, tmp_path, certificates), lock_timeout=2)
+    acct = run_playbook(ACCOUNT, extra_vars=extra)
+    assert acct.rc == 0, acct.explain()
+
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, extra['store']], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=dict(collection_env), universal_newlines=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        res = run_playbook(ISSUE, extra_vars=extra)
+        assert res.rc != 0
+        order = res.task_results('Order')['localhost']
+        assert order.get('failed') is True
+        assert 'another run holds the store' in order['msg']
+        assert ('(pid %d, host ' % holder.pid) in order['msg']
+        assert _order_urls(sandbox, extra['account_key']) == [], 'no order while another run holds the store'
+        assert sorted(os.listdir(extra['store'])) == ['.lock'], 'nothing written while another run holds the store'
+    finally:
+        holder.stdin.write('\n')
+        holder.stdin.flush()
+        assert holder.wait(timeout=60) == 0
+
+    # a lock file left by a run that is gone (kill -9): taken over with a warning, the run works
+    with open(os.path.join(extra['store'], '.lock'), 'w') as handle:
+        json.dump({'pid': 999999, 'host': 'gone.example.test', 'started': '2026-01-01T00:00:00Z'}, handle)
+    res = run_playbook(ISSUE, extra_vars=extra)
+    cleanup_challenges.append(res)
+    assert res.rc == 0, res.explain()
+    assert 'stale store lock' in res.stdout + res.stderr
+    assert 'gone.example.test' in res.stdout + res.stderr
+    assert len(_order_urls(sandbox, extra['account_key'])) == 1
