@@ -201,6 +201,15 @@ tls_expiry:
           description: C(name), C(not_after) and C(days_remaining) of the soonest expiring leaf, or null.
           type: dict
           sample: {name: 'www.example.com:443', not_after: '2026-12-01T00:00:00Z', days_remaining: 6.5}
+        worst:
+          description: The five most urgent non-ok results (most severe status first, then fewest days left).
+          type: list
+          elements: dict
+          sample: [{name: 'old.example.com:443', status: expired, days_remaining: -2.0}]
+        line:
+          description: One summary line for a job log (counts per status and the worst five).
+          type: str
+          sample: 'certpilot TLS expiry: 2 checked: 0 error, 1 expired, 0 invalid, 0 critical, 0 warning, 1 ok; worst: old (expired)'
     results:
       description: One entry per endpoint then per file, in input order.
       type: list

@@ -477,3 +477,41 @@ def test_role_check_mode_writes_nothing(farm_playbook, farm, tmp_path):
     facts = run.task_results('Check the certificates')['localhost']['tls_expiry']
     assert [r['status'] for r in facts['results']] == ['critical', 'ok']
     assert not os.path.exists(out)
+
+
+def _report_playbook_run(farm_playbook, farm, kinds, tmp_path, extra=None):
+    endpoints = [e for e in farm.endpoints() if e['name'] in kinds]
+    assert len(endpoints) == len(kinds), (kinds, [e['name'] for e in endpoints])
+    extra_vars = {'expiry_report_endpoints': endpoints, 'expiry_report_ca_bundle': farm.ca_bundle,
+                  'expiry_report_dir': str(tmp_path / 'report'), 'expiry_report_timeout': TIMEOUT,
+                  'expiry_report_formats': ['json', 'csv']}
+    extra_vars.update(extra or {})
+    return farm_playbook(os.path.join(REPO, 'playbooks', 'expiry_report.yml'), extra_vars=extra_vars, timeout=300)
+
+
+def _summary_lines(run):
+    return [line for line in run.stdout.splitlines() if 'certpilot TLS expiry:' in line and '"msg"' in line]
+
+
+def test_report_playbook_is_red_on_expired_with_one_summary_line(farm_playbook, farm, tmp_path):
+    run = _report_playbook_run(farm_playbook, farm, ['exp80', 'expired', 'exp10'], tmp_path)
+    assert run.rc != 0, run.explain()
+    lines = _summary_lines(run)
+    assert len(lines) == 1, run.explain()
+    assert '3 checked: 0 error, 1 expired, 0 invalid, 0 critical, 1 warning, 1 ok' in lines[0], lines[0]
+    assert 'worst: expired (expired' in lines[0] and 'exp10 (warning' in lines[0], lines[0]
+    assert 'exp80' not in lines[0].split('worst:')[1], lines[0]
+    assert 'expiry_report_fail_on=error' in run.stdout, run.explain()
+    # the report was written before the job turned red
+    with open(str(tmp_path / 'report' / 'tls-expiry.json')) as handle:
+        assert json.load(handle)['summary']['expired'] == 1
+
+
+def test_report_playbook_green_when_all_ok_and_role_default_configurable(farm_playbook, farm, tmp_path):
+    run = _report_playbook_run(farm_playbook, farm, ['exp80', 'private-plain'], tmp_path)
+    assert run.rc == 0, run.explain()
+    lines = _summary_lines(run)
+    assert len(lines) == 1 and '2 checked: 0 error, 0 expired, 0 invalid, 0 critical, 0 warning, 2 ok' in lines[0]
+    run = _report_playbook_run(farm_playbook, farm, ['expired'], tmp_path, {'expiry_report_fail_on': 'never'})
+    assert run.rc == 0, run.explain()
+    assert '1 expired' in _summary_lines(run)[0]

@@ -258,7 +258,35 @@ def summarize(results):
             earliest = {'name': result['name'], 'not_after': result['not_after'],
                         'days_remaining': result['days_remaining']}
     summary['earliest'] = earliest
+    summary['worst'] = worst(results, WORST_COUNT)
+    summary['line'] = summary_line(summary)
     return summary
+
+
+WORST_COUNT = 5
+
+
+def worst(results, count=WORST_COUNT):
+    """The ``count`` most urgent non-ok results (most severe status first, then fewest days left)."""
+    bad = [r for r in results if r['status'] != 'ok']
+
+    def urgency(result):
+        days = result.get('days_remaining')
+        return (-judge.SEVERITY[result['status']], days if days is not None else float('-inf'))
+    return [{'name': r['name'], 'status': r['status'], 'days_remaining': r.get('days_remaining')}
+            for r in sorted(bad, key=urgency)[:count]]
+
+
+def summary_line(summary):
+    """One line for a job log: counts per status, most severe first, and the worst results."""
+    counts = ', '.join('%d %s' % (summary[status], status) for status in reversed(judge.STATUSES))
+    line = 'certpilot TLS expiry: %d checked: %s' % (summary['total'], counts)
+    if summary.get('worst'):
+        line += '; worst: ' + ', '.join(
+            '%s (%s%s)' % (w['name'], w['status'],
+                           '' if w['days_remaining'] is None else ', %.1f days' % w['days_remaining'])
+            for w in summary['worst'])
+    return line
 
 
 def collect(endpoints=None, files=None, options=None, host=None, now=None, roots=None):

@@ -202,3 +202,22 @@ def test_openssl_unavailable_fails_closed(pki, monkeypatch):
     verifier = ChainVerifier([cache.get(pki.root.der)], NOW)
     valid, reason = verifier.verify(_chain(cache, pki.leaf(), pki.inter))
     assert valid is False and 'cannot run' in reason
+
+
+def test_summary_line_counts_every_status_and_names_the_worst_five():
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import summarize
+    results = [{'name': 'ok%d' % i, 'status': 'ok', 'days_remaining': 80.0, 'not_after': None} for i in range(3)]
+    results += [{'name': 'w%d' % i, 'status': 'warning', 'days_remaining': 10.0 + i, 'not_after': None}
+                for i in range(3)]
+    results += [{'name': 'down', 'status': 'error', 'days_remaining': None, 'not_after': None},
+                {'name': 'old', 'status': 'expired', 'days_remaining': -2.0, 'not_after': None},
+                {'name': 'bad', 'status': 'invalid', 'days_remaining': 50.0, 'not_after': None}]
+    summary = summarize(results)
+    assert [w['name'] for w in summary['worst']] == ['down', 'old', 'bad', 'w0', 'w1']
+    line = summary['line']
+    assert '\n' not in line
+    assert line.startswith('certpilot TLS expiry: 9 checked: 1 error, 1 expired, 1 invalid, 0 critical, '
+                           '3 warning, 3 ok; worst: down (error), old (expired, -2.0 days)')
+    assert 'w2' not in line and 'ok0' not in line
+    assert summarize(results[:3])['line'] == 'certpilot TLS expiry: 3 checked: 0 error, 0 expired, 0 invalid, ' \
+        '0 critical, 0 warning, 3 ok'
