@@ -90,12 +90,10 @@ def _walk_extra_vars(value, prefix=()):
     if isinstance(value, dict):
         for key, sub in value.items():
             yield prefix + (key,), key
-            for item in _walk_extra_vars(sub, prefix + (key,)):
-                yield item
+            yield from _walk_extra_vars(sub, prefix + (key,))
     elif isinstance(value, list):
         for index, sub in enumerate(value):
-            for item in _walk_extra_vars(sub, prefix + (index,)):
-                yield item
+            yield from _walk_extra_vars(sub, prefix + (index,))
     else:
         yield prefix, value
 
