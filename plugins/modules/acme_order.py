@@ -179,6 +179,10 @@ challenges:
     identifier:
       description: Domain (or IP) being validated.
       type: str
+    identifier_type:
+      description: ACME identifier type of RV(challenges[].identifier), V(dns) or V(ip).
+      type: str
+      sample: dns
     type:
       description: Challenge type.
       type: str

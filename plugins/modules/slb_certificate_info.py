@@ -83,8 +83,32 @@ certificates:
       description: Expiry, UTC.
       type: str
     days_remaining:
-      description: Whole days until expiry (negative when expired).
+      description: Whole days until expiry (negative when expired); V(null) when the API gives no expiry.
       type: int
+    expire_timestamp:
+      description: Expiry as the API's C(ExpireTimeStamp), milliseconds since the epoch.
+      type: int
+    create_time:
+      description: When the certificate was uploaded, as the API gives it (C(CreateTime), UTC).
+      type: str
+    region_id:
+      description: Region of the certificate.
+      type: str
+      sample: cn-hangzhou
+    resource_group_id:
+      description: Resource group of the certificate, V(null) when the API gives none.
+      type: str
+    tags:
+      description: Tags of the certificate.
+      type: list
+      elements: dict
+      contains:
+        key:
+          description: Tag key.
+          type: str
+        value:
+          description: Tag value.
+          type: str
     used_by:
       description: Listeners and domain extensions using the certificate.
       type: list

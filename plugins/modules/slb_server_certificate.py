@@ -157,6 +157,12 @@ certificate:
     common_name:
       description: Subject common name of the leaf.
       type: str
+    fingerprint:
+      description: SHA-1 fingerprint of the leaf, lowercase hex with colons (as the SLB API shows it; same as RV(fingerprint)).
+      type: str
+    expire_time:
+      description: Expiry of the leaf, UTC, C(YYYY-MM-DDThh:mm:ssZ) (same as RV(expire_time)).
+      type: str
     fingerprint_sha256:
       description: SHA-256 of the leaf DER, lowercase hex without colons (compare with C(certpilot.tls.tls_expiry_facts)).
       type: str

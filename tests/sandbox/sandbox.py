@@ -327,7 +327,8 @@ def _prepare_host(ctx, name, host):
              os.path.join(root, 'tmp'), os.path.join(host['webroot'], '.well-known', 'acme-challenge'),
              host['cert_dir'])
     # keep the webroot path traversable and readable for the nginx workers
-    for p in (root, os.path.dirname(os.path.dirname(host['webroot'])), os.path.dirname(host['webroot']), host['webroot'], os.path.join(host['webroot'], '.well-known'),
+    www = os.path.dirname(host['webroot'])
+    for p in (root, os.path.dirname(www), www, host['webroot'], os.path.join(host['webroot'], '.well-known'),
               os.path.join(host['webroot'], '.well-known', 'acme-challenge')):
         os.chmod(p, 0o755)
     ctx.ca.issue(host['default_cert'], host['default_key'], u'%s placeholder' % name,
