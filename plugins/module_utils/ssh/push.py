@@ -114,6 +114,7 @@ class HostPush(object):
         self.command_timeout = command_timeout
         self.verify_attempts = verify_attempts
         self.probe = probe
+        self._restored = self._reload_started = False
 
     def run(self, connector, deadline, check_mode=False):
         result = {'name': self.name, 'changed': False, 'files': [], 'validated': False,
@@ -146,28 +147,52 @@ class HostPush(object):
         result['changed'] = changed
         if check_mode:
             return result
-        if changed:
-            try:
-                apply(sftp, states)
-            except (IOError, OSError) as exc:
-                problems = rollback(sftp, states)
-                result['rolled_back'] = not problems
-                self._fail(result, 'upload failed (%s); previous files restored%s'
-                           % (exc, '' if not problems else ' EXCEPT ' + '; '.join(problems)))
-            if self.validate_command:
-                rc, out, err = run_command(client, self.validate_command, deadline, self.command_timeout)
-                if rc != 0:
-                    self._restore(client, sftp, states, deadline, result, reload=False)
-                    self._fail(result, 'validation command %r failed (rc=%d), previous files restored: %s'
-                               % (self.validate_command, rc, (err or out).strip()), stdout=out, stderr=err)
-                result['validated'] = True
-            if self.reload_command:
-                rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
-                if rc != 0:
-                    self._restore(client, sftp, states, deadline, result, reload=True)
-                    self._fail(result, 'reload command %r failed (rc=%d), previous files restored: %s'
-                               % (self.reload_command, rc, (err or out).strip()), stdout=out, stderr=err)
-                result['reloaded'] = True
+        if not changed:
+            return self._verify(client, sftp, deadline, states, result, changed)
+        self._restored = self._reload_started = False
+        try:
+            return self._after_write(client, sftp, deadline, states, result)
+        except CertpilotError as exc:
+            if self._restored:
+                raise
+            reason = exc.msg
+        except Exception as exc:  # pylint: disable=broad-except
+            # paramiko SSHException, socket errors, EOF of a lost connection: still a failed step
+            if self._restored:
+                raise
+            reason = '%s: %s' % (type(exc).__name__, exc)
+        # A timeout, a lost channel or an error in validate, reload or verify: the step did not
+        # complete, so the new files must not stay. Restore, and reload again if a reload ran.
+        # A reload that timed out may have happened: reload again with the previous files.
+        self._restore(client, sftp, states, deadline, result, reload=self._reload_started)
+        self._fail(result, '%s; previous files restored%s' % (reason, ' and reloaded' if self._reload_started else ''))
+        return result  # not reached: _fail raises
+
+    def _after_write(self, client, sftp, deadline, states, result):
+        """Write, validate, reload, verify; every failure handled here restores before it raises."""
+        try:
+            apply(sftp, states)
+        except (IOError, OSError) as exc:
+            self._restored = True
+            problems = rollback(sftp, states)
+            result['rolled_back'] = not problems
+            self._fail(result, 'upload failed (%s); previous files restored%s'
+                       % (exc, '' if not problems else ' EXCEPT ' + '; '.join(problems)))
+        for step, command, done in (('validation', self.validate_command, 'validated'),
+                                    ('reload', self.reload_command, 'reloaded')):
+            if not command:
+                continue
+            if step == 'reload':
+                self._reload_started = True
+            rc, out, err = run_command(client, command, deadline, self.command_timeout)
+            if rc != 0:
+                self._restore(client, sftp, states, deadline, result, reload=step == 'reload')
+                self._fail(result, '%s command %r failed (rc=%d), previous files restored: %s'
+                           % (step, command, rc, (err or out).strip()), stdout=out, stderr=err)
+            result[done] = True
+        return self._verify(client, sftp, deadline, states, result, True)
+
+    def _verify(self, client, sftp, deadline, states, result, changed):
         failures = []
         for state in states:
             spec = state.spec
@@ -189,12 +214,19 @@ class HostPush(object):
         return result
 
     def _restore(self, client, sftp, states, deadline, result, reload):
-        problems = rollback(sftp, states)
+        self._restored = True
+        try:
+            problems = rollback(sftp, states)
+        except Exception as exc:  # pylint: disable=broad-except
+            problems = ['restore failed: %s: %s' % (type(exc).__name__, exc)]
         result['rolled_back'] = not problems
         if problems:
             result['rollback_errors'] = problems
         if reload and self.reload_command:
-            rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
+            try:
+                rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
+            except CertpilotError as exc:
+                rc, out, err = -1, '', exc.msg
             if rc != 0:
                 result.setdefault('rollback_errors', []).append('reload after rollback failed: %s' % (err or out).strip())
 

@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import socket
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import parse_ip
@@ -153,14 +154,33 @@ def parse_endpoint(item, index=0):
         _check_host(server_name, where + ' server_name')
     address = item.get('address')
     if address is not None:
-        address = str(address).strip()
-        ip = parse_ip(address)
-        if ip is None:
-            raise CertpilotError('%s: address must be an IP address, got %r' % (where, address))
-        address = str(ip)
+        address = resolve_address(str(address).strip(), port, where)
     name = item.get('name')
     return Endpoint(host, port, server_name=server_name, starttls=starttls,
                     name=str(name) if name not in (None, '') else None, address=address, index=index)
+
+
+def resolve_address(address, port, where, getaddrinfo=socket.getaddrinfo):
+    """An IP address as given, or a host name resolved here (on the controller), IPv4 or IPv6.
+
+    A name that does not resolve is an error, never a reason to skip the check: the caller
+    (a verification after a deploy) must fail closed. The first address in the resolver's
+    preference order (RFC 6724) is used, as a TLS client would.
+    """
+    if not address:
+        raise CertpilotError('%s: address must not be empty' % where)
+    ip = parse_ip(address)
+    if ip is not None:
+        return str(ip)
+    _check_host(address, where + ' address')
+    try:
+        infos = getaddrinfo(address, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, OSError) as exc:
+        raise CertpilotError('%s: address %r does not resolve on the controller: %s' % (where, address, exc))
+    for family, dummy_type, dummy_proto, dummy_name, sockaddr in infos:
+        if family in (socket.AF_INET, socket.AF_INET6):
+            return str(parse_ip(sockaddr[0].split('%', 1)[0]))
+    raise CertpilotError('%s: address %r has no IPv4 or IPv6 address' % (where, address))
 
 
 def parse_endpoints(items):

@@ -410,3 +410,34 @@ def test_key_without_secret_flag_is_created_with_its_mode_and_never_shown():
     assert not [op for op in sftp.ops if op[0] == 'chmod']
     assert [w[1] for w in sftp.writes] == [0o600]
     assert ('mkdir', '/c', 0o700) in sftp.ops
+
+
+@pytest.mark.parametrize('step', ['nginx -t', 'nginx -s reload'])
+def test_command_timeout_restores_and_reloads_only_if_a_reload_ran(step):
+    sftp = FakeSFTP({'/c/cert.pem': (b'old\n', 0o644)})
+
+    def hang(client):
+        raise OSError('timed out')  # what paramiko raises when the channel times out
+
+    calls = {'n': 0}
+
+    def reload_times_out_once(client):
+        calls['n'] += 1
+        if calls['n'] == 1:
+            raise OSError('timed out')
+        return (0, b'', b'')
+
+    commands = {'nginx -t': hang} if step == 'nginx -t' else {'nginx -s reload': reload_times_out_once}
+    client = FakeClient(sftp, commands)
+    result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'new\n'}]), connector=FakeConnector({'10.0.0.1': client}))
+    assert result['failed_hosts'] == ['h1']
+    host = result['hosts']['h1']
+    assert 'did not complete' in host['error'] and 'previous files restored' in host['error']
+    assert host['rolled_back'] is True
+    assert sftp.content('/c/cert.pem') == b'old\n'
+    assert not [p for p in sftp.files if p.endswith('.tmp')]
+    if step == 'nginx -t':
+        assert client.ran == ['nginx -t']
+    else:
+        # the reload did not complete: it may have happened, so the restore reloads again
+        assert client.ran == ['nginx -t', 'nginx -s reload', 'nginx -s reload']
