@@ -44,7 +44,9 @@ options:
         V(imap), V(pop3), V(ftp), V(postgres).
       - C(name) - label of the result; defaults to C(host:port), or C(server_name@host:port) when
         the server name differs from the host.
-      - C(address) - connect to this IP address instead of resolving C(host).
+      - C(address) - connect to this address instead of resolving C(host), either an IP address or a host name
+        resolved on the host running the module (IPv4 or IPv6, the resolver's first choice). A name that does not
+        resolve fails the module; it never skips the check.
     type: list
     elements: raw
     default: []
