@@ -133,7 +133,7 @@ def cleanup_challenges(sandbox):
 def test_two_concurrent_runs_on_one_store(sandbox, run_playbook, tmp_path, cleanup_challenges):
     prefix = 'l' + uuid.uuid4().hex[:6]
     certificates = [{'name': '%s-%02d' % (prefix, i), 'domains': ['%s-%02d.example.test' % (prefix, i)]}
-                    for i in range(6)]
+                    for i in range(20)]  # long enough an order step that the two runs overlap
     extra = _vars(sandbox, tmp_path, certificates)
     acct = run_playbook(ACCOUNT, extra_vars=extra)
     assert acct.rc == 0, acct.explain()
