@@ -53,4 +53,10 @@ notes:
 requirements:
   - requests
   - cryptography >= 41
+attributes:
+  action_group:
+    description: Use C(group/certpilot.tls.acme) in C(module_defaults) to set the options above once for every module of the group.
+    support: full
+    membership:
+      - certpilot.tls.acme
 '''

@@ -92,4 +92,10 @@ options:
 notes:
   - The AccessKey secret, security token and private keys are never logged or returned.
   - Module defaults can be set for all three SLB modules at once with the C(group/certpilot.tls.alicloud) action group.
+attributes:
+  action_group:
+    description: Use C(group/certpilot.tls.alicloud) in C(module_defaults) to set the options above once for every module of the group.
+    support: full
+    membership:
+      - certpilot.tls.alicloud
 '''
