@@ -19,7 +19,8 @@ except ImportError:  # pragma: no cover - reported by the modules
     pass
 
 UTC = datetime.timezone.utc
-RFC3339_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)$')
+RFC3339_RE = re.compile(r'^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?'
+                        r'([Zz]|[+-][0-9]{2}:[0-9]{2})$')
 DEFAULT_RETRY_AFTER = 6 * 3600
 MAX_RETRY_AFTER = 7 * 86400
 
@@ -36,8 +37,14 @@ def parse_time(text):
         tz = UTC
     else:
         sign = 1 if zone[0] == '+' else -1
-        tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-    return datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(UTC)
+        try:
+            tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        except ValueError as exc:
+            raise CertpilotError('invalid RFC 3339 timestamp %r in renewal information: %s' % (text, exc))
+    try:
+        return datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise CertpilotError('invalid RFC 3339 timestamp %r in renewal information: %s' % (text, exc))
 
 
 def cert_id(cert):

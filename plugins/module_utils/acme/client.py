@@ -42,6 +42,69 @@ RETRY_STATUS = (429, 500, 502, 503, 504)
 LINK_RE = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
 REL_RE = re.compile(r'rel\s*=\s*"?([^";]+)"?')
 JOSE = 'application/jose+json'
+NONCE_RE = re.compile(r'[A-Za-z0-9_-]{1,512}')
+MAX_JSON_BYTES = 1024 * 1024
+MAX_PEM_BYTES = 256 * 1024
+MAX_CHAIN_CERTS = 8
+PEM_END = b'-----END CERTIFICATE-----'
+
+
+_STR = (str,)
+_IDENT = {'type': _STR, 'value': _STR}
+_CHALLENGE = {'type': _STR, 'url': _STR, 'token': _STR, 'status': _STR, 'error': (dict,), 'validated': _STR}
+# Every field of an ACME (RFC 8555/9773/profiles) object that we read, with its JSON type. A list entry is
+# (list, item types, item fields). Unknown fields are left alone.
+FIELD_TYPES = {
+    'status': _STR, 'expires': _STR, 'finalize': _STR, 'certificate': _STR, 'replaces': _STR, 'profile': _STR,
+    'explanationURL': _STR, 'wildcard': (bool,), 'error': (dict,),
+    'newNonce': _STR, 'newAccount': _STR, 'newOrder': _STR, 'keyChange': _STR, 'revokeCert': _STR,
+    'renewalInfo': _STR, 'meta': (dict,),
+    'identifier': (dict, _IDENT),
+    'identifiers': (list, (dict,), _IDENT),
+    'authorizations': (list, _STR, None),
+    'contact': (list, _STR, None),
+    'challenges': (list, (dict,), _CHALLENGE),
+    'suggestedWindow': (dict, {'start': _STR, 'end': _STR}),
+}
+META_TYPES = {'profiles': (dict,), 'termsOfService': _STR, 'website': _STR, 'externalAccountRequired': (bool,),
+              'caaIdentities': (list,)}
+
+
+def _type_name(types):
+    names = {'str': 'a string', 'dict': 'an object', 'list': 'a list', 'bool': 'a boolean'}
+    return ' or '.join(names.get(t.__name__, t.__name__) for t in types)
+
+
+def _check(value, types, url, field):
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        raise CertpilotError('the ACME server sent an invalid %r from %s: expected %s, got %s'
+                             % (field, url, _type_name(types), type(value).__name__), url=url, field=field)
+
+
+def _check_fields(doc, spec, url, prefix=''):
+    for field, rule in spec.items():
+        if field not in doc or doc[field] is None:
+            continue
+        value, name = doc[field], prefix + field
+        if rule and rule[0] is list and len(rule) == 3:
+            _check(value, (list,), url, name)
+            for index, item in enumerate(value):
+                _check(item, rule[1], url, '%s[%d]' % (name, index))
+                if rule[2]:
+                    _check_fields(item, rule[2], url, '%s[%d].' % (name, index))
+        elif rule and rule[0] is dict and len(rule) == 2:
+            _check(value, (dict,), url, name)
+            _check_fields(value, rule[1], url, name + '.')
+        else:
+            _check(value, rule, url, name)
+
+
+def validate_fields(doc, url):
+    """Type-check every known ACME field of ``doc`` (a dict); CertpilotError naming the URL and field."""
+    _check_fields(doc, FIELD_TYPES, url)
+    if isinstance(doc.get('meta'), dict):
+        _check_fields(doc['meta'], META_TYPES, url, 'meta.')
+    return doc
 
 
 class AcmeResponse:
@@ -58,13 +121,14 @@ class AcmeResponse:
     def json(self):
         if self._json is None:
             try:
-                self._json = json.loads(self.content.decode('utf-8'))
-            except (ValueError, UnicodeDecodeError):
+                doc = json.loads(self.content.decode('utf-8'))
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise CertpilotError('the ACME server sent invalid JSON from %s (HTTP %s)' % (self.url, self.status),
                                      url=self.url)
-            if not isinstance(self._json, dict):
+            if not isinstance(doc, dict):
                 raise CertpilotError('the ACME server sent a JSON %s instead of an object from %s'
-                                     % (type(self._json).__name__, self.url), url=self.url)
+                                     % (type(doc).__name__, self.url), url=self.url)
+            self._json = validate_fields(doc, self.url)
         return self._json
 
     @property
@@ -74,7 +138,9 @@ class AcmeResponse:
 
     @property
     def retry_after(self):
-        return parse_retry_after(self.headers.get('Retry-After'))
+        """The server's requested wait in seconds, at least 1 s (``Retry-After: 0`` must not busy-loop)."""
+        value = parse_retry_after(self.headers.get('Retry-After'))
+        return None if value is None else max(1.0, value)
 
     def links(self, rel):
         return parse_links(self.headers.get('Link'), rel, self.url)
@@ -110,7 +176,8 @@ class AcmeClient:
     """Talks to one ACME server. ``deadline`` bounds every wait of every call."""
 
     def __init__(self, directory_url, verify=True, deadline=None, pool_size=10, retry_policy=None,
-                 bad_nonce_retries=10, request_timeout=30.0, session=None):
+                 bad_nonce_retries=10, request_timeout=30.0, session=None, max_json_bytes=MAX_JSON_BYTES,
+                 max_pem_bytes=MAX_PEM_BYTES):
         if not HAS_REQUESTS:  # pragma: no cover
             raise CertpilotError('the python requests library is required')
         self.directory_url = directory_url
@@ -119,6 +186,8 @@ class AcmeClient:
         self.bad_nonce_retries = int(bad_nonce_retries)
         self.request_timeout = float(request_timeout)
         self.verify = verify
+        self.max_json_bytes = int(max_json_bytes)
+        self.max_pem_bytes = int(max_pem_bytes)
         if session is None:
             session = requests.Session()
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, int(pool_size)) + 2)
@@ -149,9 +218,16 @@ class AcmeClient:
         self.deadline.check(what)
         timeout = max(0.5, self.deadline.cap(self.request_timeout))
         self._count()
+        accept = (kwargs.get('headers') or {}).get('Accept') or ''
+        is_pem = accept.startswith('application/pem')
+        limit = self.max_pem_bytes * MAX_CHAIN_CERTS if is_pem else self.max_json_bytes
         try:
             raw = self.session.request(method, url, timeout=timeout, verify=self.verify, allow_redirects=False,
-                                       **kwargs)
+                                       stream=True, **kwargs)
+            try:
+                content = self._read_capped(raw, limit, url, what)
+            finally:
+                raw.close()
         except requests.exceptions.SSLError as exc:
             raise CertpilotError('%s: TLS verification of %s failed: %s (set ca_bundle for a private CA)'
                                  % (what, url, exc), url=url)
@@ -159,14 +235,48 @@ class AcmeClient:
             raise Retryable(CertpilotError('%s: cannot reach %s: %s' % (what, url, exc), url=url), what=what)
         except requests.exceptions.RequestException as exc:
             raise CertpilotError('%s: request to %s failed: %s' % (what, url, exc), url=url)
-        resp = AcmeResponse(raw.status_code, raw.headers, raw.content, url)
+        if is_pem and raw.status_code < 300:
+            self._check_pem_sizes(content, url)
+        resp = AcmeResponse(raw.status_code, raw.headers, content, url)
         nonce = raw.headers.get('Replay-Nonce')
-        if nonce and re.fullmatch(r'[A-Za-z0-9_-]+', nonce):
+        if nonce and NONCE_RE.fullmatch(nonce):
             with self._nonce_lock:
                 self._nonces.append(nonce)
                 while len(self._nonces) > 200:
                     self._nonces.popleft()
         return resp
+
+    @staticmethod
+    def _read_capped(raw, limit, url, what):
+        """Read a streamed body, refusing it as soon as it grows past ``limit`` bytes."""
+        declared = raw.headers.get('Content-Length')
+        if declared and declared.strip().isdigit() and int(declared) > limit:
+            raise CertpilotError('%s: the response from %s is %s bytes, more than the %d allowed'
+                                 % (what, url, declared.strip(), limit), url=url)
+        chunks, size = [], 0
+        for chunk in raw.iter_content(65536):
+            size += len(chunk)
+            if size > limit:
+                raise CertpilotError('%s: the response from %s is larger than the %d bytes allowed'
+                                     % (what, url, limit), url=url)
+            chunks.append(chunk)
+        return b''.join(chunks)
+
+    def _check_pem_sizes(self, content, url):
+        start = 0
+        while True:
+            end = content.find(PEM_END, start)
+            if end < 0:
+                tail = len(content) - start
+                break
+            end += len(PEM_END)
+            if end - start > self.max_pem_bytes:
+                tail = end - start
+                break
+            start = end
+        if tail > self.max_pem_bytes:
+            raise CertpilotError('a certificate from %s is larger than the %d bytes allowed per certificate'
+                                 % (url, self.max_pem_bytes), url=url)
 
     def _retrying(self, attempt, what):
         return call_with_retry(attempt, self.retry_policy, self.deadline, what=what)
@@ -220,12 +330,18 @@ class AcmeClient:
             nonce = resp.headers.get('Replay-Nonce')
             if not nonce:
                 raise CertpilotError('the ACME server sent no Replay-Nonce from %s' % url)
+            if not NONCE_RE.fullmatch(nonce):
+                raise CertpilotError('the ACME server sent a Replay-Nonce from %s that is not base64url' % url,
+                                     url=url)
             return nonce
-        self._retrying(attempt, 'getting a nonce')
-        with self._nonce_lock:
-            if self._nonces:
-                return self._nonces.pop()
-        return self._take_nonce()
+        # Bounded and iterative: another thread may take the nonce our HEAD put in the pool, so we
+        # try a few times; a server that never sends a usable nonce fails above, never recursing.
+        for _unused in range(max(1, self.bad_nonce_retries) + 1):
+            self._retrying(attempt, 'getting a nonce')
+            with self._nonce_lock:
+                if self._nonces:
+                    return self._nonces.pop()
+        raise CertpilotError('could not get a nonce from %s: other requests kept taking them' % url, url=url)
 
     def nonce_pool_size(self):
         with self._nonce_lock:

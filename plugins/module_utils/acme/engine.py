@@ -279,6 +279,14 @@ class OrderRunner(_StoreWork):
                 raise
             self.warn('%s: renewal information (ARI) unavailable, using the lifetime rule: %s' % (name, exc.msg))
             return None, None, None
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+            # A malformed ARI answer of any shape must not cost the certificate its renewal.
+            if self.use_ari == 'always':
+                raise CertpilotError('%s: malformed renewal information (ARI): %s: %s'
+                                     % (name, type(exc).__name__, exc))
+            self.warn('%s: renewal information (ARI) unusable, using the lifetime rule: %s: %s'
+                      % (name, type(exc).__name__, exc))
+            return None, None, None
         if fetched and not self.check_mode:
             self.store.save_json(name, 'ari.json', doc)
         return renew_at, expl, doc['cert_id']

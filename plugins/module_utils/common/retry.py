@@ -12,39 +12,52 @@ __metaclass__ = type
 
 import datetime
 import random
+import re
 import time
 from email.utils import parsedate_to_datetime
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import RetryLater
 
+# A server may ask for any wait; we never believe more than this (and never overflow a datetime).
+MAX_RETRY_AFTER = 366 * 86400.0
+_DIGITS = re.compile(r'[0-9]{1,20}')
+
 
 def parse_retry_after(value, now=None):
     """Parse a ``Retry-After`` header (delta-seconds or HTTP-date) into seconds.
 
-    Returns ``None`` for a missing or unparsable value, and never a negative number.
-    ``now`` is a UTC ``datetime`` (for tests).
+    Returns ``None`` for a missing or unparsable value, and never a negative number
+    nor more than ``MAX_RETRY_AFTER``. Only ASCII digits count as delta-seconds
+    (``'\u00b2'`` is refused, not turned into a traceback). ``now`` is a UTC ``datetime`` (for tests).
     """
     if value is None:
         return None
     value = str(value).strip()
     if not value:
         return None
-    if value.isdigit():
-        return float(int(value))
+    if _DIGITS.fullmatch(value):
+        return min(MAX_RETRY_AFTER, float(int(value)))
+    if not value.isascii():
+        return None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    try:
+        seconds = (when - now).total_seconds()
+    except OverflowError:  # pragma: no cover - both are bounded datetimes
+        return None
+    return min(MAX_RETRY_AFTER, max(0.0, seconds))
 
 
 def utc_after(seconds):
     """ISO 8601 UTC timestamp ``seconds`` from now (for 'retry at' messages)."""
+    seconds = min(MAX_RETRY_AFTER, max(0.0, float(seconds)))
     when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
     return when.replace(microsecond=0).isoformat().replace('+00:00', 'Z')
 

@@ -105,3 +105,17 @@ def test_broken_window_is_an_error(fake_acme):
     client = AcmeClient(fake_acme.url('/dir'), verify=False, deadline=Deadline(10))
     with pytest.raises(CertpilotError, match='ends before it starts'):
         ari.renewal_info(client, _cert(), None)
+
+
+@pytest.mark.parametrize('text', ['2026-13-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-01-01T25:00:00Z',
+                                  '2026-01-01T00:00:00+99:00', '\u0662026-01-01T00:00:00Z', 5, None, ['x']])
+def test_parse_time_refuses_impossible_or_non_ascii_dates_with_a_clear_error(text):
+    with pytest.raises(CertpilotError, match='invalid RFC 3339 timestamp'):
+        ari.parse_time(text)
+
+
+@pytest.mark.parametrize('doc', ['a string', {'suggestedWindow': 'x'}, {'suggestedWindow': {'start': 1, 'end': 2}},
+                                 {'suggestedWindow': {'start': '2026-13-01T00:00:00Z', 'end': '2026-12-01T00:00:00Z'}}])
+def test_malformed_renewal_info_is_a_certpilot_error(doc):
+    with pytest.raises(CertpilotError):
+        ari.parse_renewal_info(doc)

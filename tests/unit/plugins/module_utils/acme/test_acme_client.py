@@ -176,3 +176,107 @@ def test_not_a_directory(fake_acme):
     client = AcmeClient(fake_acme.url('/bogus'), verify=False, deadline=Deadline(10))
     with pytest.raises(CertpilotError, match='does not look like an ACME directory'):
         client.directory()
+
+
+# -- issue 12 item 4: hostile server input is bounded and never a traceback ---------------------------
+
+def test_retry_after_is_strict_and_bounded():
+    from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
+        MAX_RETRY_AFTER, parse_retry_after, utc_after)
+    assert parse_retry_after('\u00b2') is None, 'a non-ASCII digit is not delta-seconds'
+    assert parse_retry_after('1\u0663') is None
+    assert parse_retry_after('9' * 19) == MAX_RETRY_AFTER
+    assert parse_retry_after('9' * 400) is None
+    assert parse_retry_after('Fri, 31 Dec 9999 23:59:59 GMT') == MAX_RETRY_AFTER
+    assert parse_retry_after('Mon, 99 Foo 2026 99:99:99 GMT') is None
+    assert utc_after(10 ** 30).startswith('20'), 'a huge wait must not overflow a datetime'
+
+
+@pytest.mark.parametrize('header,expected', [('0', 1.0), ('Thu, 01 Jan 1970 00:00:00 GMT', 1.0), ('5', 5.0),
+                                             ('\u00b2', None), ('x', None)])
+def test_response_retry_after_is_at_least_one_second(header, expected):
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeResponse
+    assert AcmeResponse(503, {'Retry-After': header}, b'', 'https://ca/x').retry_after == expected
+
+
+def test_huge_retry_after_fails_fast_with_retry_later(fake_acme):
+    fake_acme.routes['/busy'] = lambda fake, *a: fake.problem('rateLimited', 'slow down', status=429,
+                                                              headers={'Retry-After': '9' * 19})
+    client = _client(fake_acme, seconds=20)
+    with pytest.raises(RetryLater) as err:
+        client.post(fake_acme.url('/busy'), {})
+    assert 'retry after' in err.value.msg
+    assert fake_acme.count('POST', '/busy') == 1
+
+
+def test_nonce_that_is_not_base64url_is_a_bounded_clear_error(fake_acme):
+    def bad_nonce(fake, method, body, protected, path):
+        return 200, {'Replay-Nonce': 'not a nonce!'}, b''
+    fake_acme.routes['/res'] = bad_nonce
+    client = _client(fake_acme)
+    client._directory = None
+    # every response (including the HEAD) carries an unusable nonce
+    original = fake_acme.new_nonce
+    fake_acme.new_nonce = lambda: 'bad nonce\u00e9'
+    try:
+        with pytest.raises(CertpilotError) as err:
+            client.post(fake_acme.url('/res'), {})
+    finally:
+        fake_acme.new_nonce = original
+    assert 'base64url' in err.value.msg
+    assert 1 <= fake_acme.count('HEAD', '/nonce') <= 4, 'bounded by the retry policy, no recursion'
+
+
+def test_json_body_size_is_capped_while_streaming(fake_acme):
+    fake_acme.routes['/big'] = lambda fake, *a: (200, {'Content-Type': 'application/json'},
+                                                 b'{"a": "' + b'x' * 5000 + b'"}')
+    client = _client(fake_acme, max_json_bytes=4096)
+    with pytest.raises(CertpilotError) as err:
+        client.post_as_get(fake_acme.url('/big'))
+    assert 'bytes' in err.value.msg and '/big' in err.value.msg
+
+
+def test_each_certificate_pem_size_is_capped(fake_acme):
+    pem = b'-----BEGIN CERTIFICATE-----\n' + b'A' * 3000 + b'\n-----END CERTIFICATE-----\n'
+    small = b'-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'
+    fake_acme.routes['/cert/big'] = lambda fake, *a: (200, {'Content-Type': 'application/pem-certificate-chain'},
+                                                      small + pem)
+    fake_acme.routes['/cert/ok'] = lambda fake, *a: (200, {'Content-Type': 'application/pem-certificate-chain'},
+                                                     small + small)
+    client = _client(fake_acme, max_pem_bytes=2048)
+    accept = 'application/pem-certificate-chain'
+    assert client.post_as_get(fake_acme.url('/cert/ok'), accept=accept).content == small + small
+    with pytest.raises(CertpilotError) as err:
+        client.post_as_get(fake_acme.url('/cert/big'), accept=accept)
+    assert 'per certificate' in err.value.msg
+
+
+@pytest.mark.parametrize('doc,field', [
+    ({'status': 'pending', 'authorizations': 'https://ca/authz/1'}, 'authorizations'),
+    ({'authorizations': [{'url': 'x'}]}, 'authorizations[0]'),
+    ({'identifier': 'www.example.com'}, 'identifier'),
+    ({'identifier': {'type': 'dns', 'value': 7}}, 'identifier.value'),
+    ({'challenges': ['http-01']}, 'challenges[0]'),
+    ({'challenges': [{'type': 'http-01', 'token': ['x']}]}, 'challenges[0].token'),
+    ({'status': True}, 'status'),
+    ({'wildcard': 'yes'}, 'wildcard'),
+    ({'error': 'bad'}, 'error'),
+    ({'suggestedWindow': {'start': 1}}, 'suggestedWindow.start'),
+    ({'newNonce': 'u', 'newOrder': 'u', 'newAccount': 'u', 'meta': {'profiles': ['a']}}, 'meta.profiles'),
+])
+def test_every_json_field_is_type_checked_naming_url_and_field(doc, field):
+    import json as jsonlib
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeResponse
+    resp = AcmeResponse(200, {}, jsonlib.dumps(doc).encode('utf-8'), 'https://ca/thing/1')
+    with pytest.raises(CertpilotError) as err:
+        resp.json
+    assert repr(field) in err.value.msg and 'https://ca/thing/1' in err.value.msg
+    with pytest.raises(CertpilotError):
+        resp.json   # still refused on the second look, never cached unchecked
+
+
+def test_deeply_nested_json_is_a_clear_error():
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeResponse
+    resp = AcmeResponse(200, {}, b'[' * 100000 + b']' * 100000, 'https://ca/deep')
+    with pytest.raises(CertpilotError, match='invalid JSON'):
+        resp.json

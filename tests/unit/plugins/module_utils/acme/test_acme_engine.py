@@ -193,3 +193,27 @@ def test_certificate_from_this_directory_follows_the_usual_rules(fake_acme, tmp_
     _issuer(store, 'www', fake_acme.url('/dir') + '/')               # a trailing slash is the same directory
     results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
     assert errors == [] and results['www']['action'] == 'none' and ca.orders == []
+
+
+@pytest.mark.parametrize('window', [('2026-13-01T00:00:00Z', '2026-12-01T00:00:00Z'), (5, None)])
+def test_malformed_ari_falls_back_to_the_lifetime_rule_with_a_warning(fake_acme, tmp_path, window):
+    ca = CA(fake_acme)
+    ca.window = window
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=10)   # the lifetime rule says: renew now
+    runner = _runner(fake_acme, store)
+    results, _c, errors = runner.run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order'
+    assert 'replaces' not in ca.orders[0], 'no replaces without usable renewal information'
+    assert any('ARI' in msg and 'lifetime rule' in msg for msg in runner.warnings)
+
+
+def test_malformed_ari_with_use_ari_always_is_a_clear_error(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2026-13-01T00:00:00Z', '2026-12-01T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=10)
+    results, _c, errors = _runner(fake_acme, store, use_ari='always').run(normalize_certificates(SPEC))
+    assert ca.orders == []
+    assert errors and 'RFC 3339' in str(errors)
