@@ -155,7 +155,7 @@ def _store_files(store):
     return found
 
 
-def _certificates(prefix, count):
+def _certificates(prefix, count, ip_identifier):
     certs = []
     for index in range(count):
         spec = {'name': '%s-%02d' % (prefix, index), 'domains': ['%s-%02d.example.test' % (prefix, index)]}
@@ -164,14 +164,14 @@ def _certificates(prefix, count):
         if index % 4 == 2:
             spec['key_type'] = 'ec384'
         certs.append(spec)
-    certs[0]['domains'] = ['%s-00.example.test' % prefix, 'www.%s-00.example.test' % prefix, '127.42.0.11']
+    certs[0]['domains'] = ['%s-00.example.test' % prefix, 'www.%s-00.example.test' % prefix, ip_identifier]
     return certs
 
 
 @pytest.mark.timeout(900)
 def test_bulk_issue_check_mode_and_idempotence(sandbox, run_playbook, tmp_path):
     prefix = 'b' + uuid.uuid4().hex[:6]
-    certificates = _certificates(prefix, 20)
+    certificates = _certificates(prefix, 20, sandbox['hosts']['web1']['address'])
     extra = _vars(sandbox, tmp_path, certificates)
     key_path = extra['account_key']
 
