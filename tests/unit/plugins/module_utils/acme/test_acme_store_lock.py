@@ -32,13 +32,24 @@ if sys.argv[3] == 'release':
 '''
 
 
+# The directory holding ``ansible_collections``: ansible-test's units runner imports the collection through
+# its own loader, so a child process needs it on PYTHONPATH to import the same code.
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(store_lock.__file__), *(['..'] * 6)))
+
+
+def _child_env():
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join([COLLECTIONS_ROOT] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return env
+
+
 class Holder:
     """A separate process that takes the lock and keeps it until stopped."""
 
     def __init__(self, root, shared=False, release=True):
         self.proc = subprocess.Popen([sys.executable, '-c', HOLDER, root, 'shared' if shared else 'exclusive',
                                       'release' if release else 'crash'],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(os.environ),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_child_env(),
                                      universal_newlines=True)
         line = self.proc.stdout.readline()
         assert line == 'locked\n', 'holder process did not get the lock: %r' % line
