@@ -10,6 +10,7 @@ import datetime
 import random
 import re
 
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import b64u
 
@@ -18,7 +19,6 @@ try:
 except ImportError:  # pragma: no cover - reported by the modules
     pass
 
-UTC = datetime.timezone.utc
 RFC3339_RE = re.compile(r'^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?'
                         r'([Zz]|[+-][0-9]{2}:[0-9]{2})$')
 DEFAULT_RETRY_AFTER = 6 * 3600

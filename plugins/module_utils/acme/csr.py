@@ -6,7 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import ipaddress
 import re
 
@@ -20,7 +19,6 @@ except ImportError:  # pragma: no cover - reported by the modules
     pass
 
 DNS_LABEL_RE = re.compile(r'^(?!-)[a-z0-9-]{1,63}(?<!-)$')
-UTC = datetime.timezone.utc
 
 
 def parse_identifier(value, challenge='http-01'):
@@ -138,20 +136,6 @@ def _san_identifiers(extensions):
 
 def cert_identifiers(cert):
     return _san_identifiers(cert.extensions)
-
-
-def not_after(cert):
-    value = getattr(cert, 'not_valid_after_utc', None)
-    return value if value is not None else cert.not_valid_after.replace(tzinfo=UTC)
-
-
-def not_before(cert):
-    value = getattr(cert, 'not_valid_before_utc', None)
-    return value if value is not None else cert.not_valid_before.replace(tzinfo=UTC)
-
-
-def iso(when):
-    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace('+00:00', 'Z') if when else None
 
 
 def public_der(key):

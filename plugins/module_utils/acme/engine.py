@@ -14,6 +14,8 @@ import time
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
+from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC, iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
@@ -25,7 +27,6 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.renewal import 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, CertStore
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
 
-UTC = datetime.timezone.utc
 RESUMABLE = ('pending', 'ready', 'processing', 'valid')
 
 
@@ -91,7 +92,7 @@ def cert_facts(store, name):
     cert = csrlib.load_cert(store.read(name, 'cert.pem'))
     if cert is None:
         return None, {'not_after': None}
-    return cert, {'not_after': csrlib.iso(csrlib.not_after(cert)), 'serial': '%x' % cert.serial_number}
+    return cert, {'not_after': iso_z(x509lib.not_after(cert)), 'serial': '%x' % cert.serial_number}
 
 
 def _definitive(exc):
@@ -176,7 +177,7 @@ class OrderRunner(_StoreWork):
             # a pending order we cannot resume (changed request, expired, invalid at the CA):
             # make sure acme_finalize does not pick it up any more
             doc = dict(stored)
-            doc.update({'status': 'abandoned', 'abandoned': csrlib.iso(self.now())})
+            doc.update({'status': 'abandoned', 'abandoned': iso_z(self.now())})
             self.store.save_order(name, doc)
             self.store.remove(name, 'pending')
         # 2. decide
@@ -184,8 +185,8 @@ class OrderRunner(_StoreWork):
         # ARI and 'replaces' only make sense at the CA that issued the certificate.
         ari_at, ari_expl, replaces = self._ari(name, cert) if other is None else (None, None, None)
         have = csrlib.identifier_key(csrlib.cert_identifiers(cert)) if cert is not None else None
-        renew, reason = decide(self.now(), csrlib.not_before(cert) if cert is not None else None,
-                               csrlib.not_after(cert) if cert is not None else None, have, want,
+        renew, reason = decide(self.now(), x509lib.not_before(cert) if cert is not None else None,
+                               x509lib.not_after(cert) if cert is not None else None, have, want,
                                key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
                                self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl, other)
         result['reason'] = reason
@@ -330,7 +331,7 @@ class OrderRunner(_StoreWork):
         return {'url': url, 'status': order.get('status'), 'identifiers': spec['identifiers'],
                 'expires': order.get('expires'), 'key_type': spec['key_type'], 'profile': spec['profile'],
                 'challenge': spec['challenge'], 'reuse_key': spec['reuse_key'],
-                'created': csrlib.iso(self.now()), 'finalize': order.get('finalize'),
+                'created': iso_z(self.now()), 'finalize': order.get('finalize'),
                 'authorizations': authzs, 'replaces': replaces, 'directory': self.client.directory_url}
 
 
@@ -361,7 +362,7 @@ class Finalizer(_StoreWork):
                   'cert_path': self.store.path(name, 'cert.pem'), 'chain_path': self.store.path(name, 'chain.pem'),
                   'fullchain_path': self.store.path(name, 'fullchain.pem'), 'key_path': self.store.path(name, 'privkey.pem')}
         if cert is not None:
-            result.update({'serial': '%x' % cert.serial_number, 'not_after': csrlib.iso(csrlib.not_after(cert)),
+            result.update({'serial': '%x' % cert.serial_number, 'not_after': iso_z(x509lib.not_after(cert)),
                            'fingerprint_sha256': csrlib.fingerprint_sha256(cert)})
         return result
 
@@ -374,7 +375,7 @@ class Finalizer(_StoreWork):
                 except CertpilotError:
                     pass
         doc = dict(stored)
-        doc.update({'status': 'failed', 'error': getattr(exc, 'msg', str(exc)), 'failed': csrlib.iso(self.now())})
+        doc.update({'status': 'failed', 'error': getattr(exc, 'msg', str(exc)), 'failed': iso_z(self.now())})
         self.store.save_order(name, doc)
         raise exc
 
@@ -420,7 +421,7 @@ class Finalizer(_StoreWork):
         leaf = csrlib.cert_pem(certs[0])
         chain = b''.join(csrlib.cert_pem(c) for c in certs[1:])
         issuer = {'directory': stored.get('directory') or self.client.directory_url,
-                  'serial': '%x' % certs[0].serial_number, 'issued': csrlib.iso(self.now())}
+                  'serial': '%x' % certs[0].serial_number, 'issued': iso_z(self.now())}
         files = {'cert.pem': leaf, 'chain.pem': chain, 'fullchain.pem': leaf + chain, 'csr.pem': csr_pem,
                  'privkey.pem': key_pem,
                  'issuer.json': (json.dumps(issuer, indent=2, sort_keys=True) + '\n').encode('utf-8')}
@@ -428,7 +429,7 @@ class Finalizer(_StoreWork):
         self.store.remove(name, 'pending')
         self.store.remove(name, 'ari.json')
         doc = dict(stored)
-        doc.update({'status': 'done', 'certificate_url': order['certificate'], 'finalized': csrlib.iso(self.now()),
+        doc.update({'status': 'done', 'certificate_url': order['certificate'], 'finalized': iso_z(self.now()),
                     'serial': '%x' % certs[0].serial_number, 'archived': archived})
         self.store.save_order(name, doc)
         result = self.facts(name, True)
@@ -513,5 +514,5 @@ class Finalizer(_StoreWork):
             raise CertpilotError('%s: the issued certificate names %s but %s were ordered; not installed'
                                  % (name, ', '.join(v for _t, v in have), ', '.join(v for _t, v in want)))
         csrlib.check_chain_order(certs)
-        if csrlib.not_after(leaf) <= self.now():
+        if x509lib.not_after(leaf) <= self.now():
             raise CertpilotError('%s: the issued certificate is already expired; not installed' % name)

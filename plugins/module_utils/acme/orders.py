@@ -6,7 +6,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import hashlib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError, RetryLater
@@ -16,7 +15,6 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_token
 
 CHALLENGE_TYPES = ('http-01', 'dns-01')
-UTC = datetime.timezone.utc
 
 
 def challenge_entry(certificate, authz, challenge, key):

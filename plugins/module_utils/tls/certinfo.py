@@ -6,10 +6,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
 import hashlib
 import re
 import threading
+
+from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 
 try:
     from cryptography import x509
@@ -24,15 +26,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
-UTC = datetime.timezone.utc
 _PEM_RE = re.compile(b'-----BEGIN CERTIFICATE-----\\s*(.+?)\\s*-----END CERTIFICATE-----', re.DOTALL)
-
-
-def iso(dt):
-    """ISO 8601 UTC with a ``Z`` suffix, seconds precision."""
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).replace(microsecond=0).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def pem_to_ders(data):
@@ -48,20 +42,6 @@ def pem_to_ders(data):
         except (ValueError, TypeError):
             raise ValueError('a PEM certificate block is not valid base64')
     return ders
-
-
-def _not_before(cert):
-    value = getattr(cert, 'not_valid_before_utc', None)
-    if value is None:
-        value = cert.not_valid_before.replace(tzinfo=UTC)
-    return value
-
-
-def _not_after(cert):
-    value = getattr(cert, 'not_valid_after_utc', None)
-    if value is None:
-        value = cert.not_valid_after.replace(tzinfo=UTC)
-    return value
 
 
 def _key_info(cert):
@@ -125,8 +105,8 @@ class CertData:
             self.ip_sans = list(ext.get_values_for_type(x509.IPAddress))
             self.sans = self.dns_sans + [str(ip) for ip in self.ip_sans]
         self.serial = '%x' % cert.serial_number
-        self.not_before = _not_before(cert)
-        self.not_after = _not_after(cert)
+        self.not_before = x509lib.not_before(cert)
+        self.not_after = x509lib.not_after(cert)
         self.key_type, self.key_bits = _key_info(cert)
         oid = cert.signature_algorithm_oid
         self.signature_algorithm = getattr(oid, '_name', None) or oid.dotted_string
@@ -141,8 +121,8 @@ class CertData:
         return {
             'subject': self.subject,
             'issuer': self.issuer,
-            'not_before': iso(self.not_before),
-            'not_after': iso(self.not_after),
+            'not_before': iso_z(self.not_before),
+            'not_after': iso_z(self.not_after),
             'serial': self.serial,
             'fingerprint_sha256': self.fingerprint,
         }

@@ -10,16 +10,17 @@ import datetime
 import time
 import warnings
 
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
 from ansible_collections.certpilot.tls.plugins.module_utils.tls import judge
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, iso, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoints, parse_files
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import match_hostname
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import ProbeError, Resolver, make_context, probe
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, system_root_ders
 
-UTC = datetime.timezone.utc
 CERT_FIELDS = ('days_remaining', 'remaining_ratio', 'not_before', 'not_after', 'subject', 'issuer', 'sans', 'serial',
                'fingerprint_sha256', 'key_type', 'key_bits', 'signature_algorithm', 'chain_valid', 'chain_error',
                'chain_warnings',
@@ -160,8 +161,8 @@ class Collector:
             status=status,
             days_remaining=round(days, 4),
             remaining_ratio=None if ratio is None else round(ratio, 4),
-            not_before=iso(leaf.not_before),
-            not_after=iso(leaf.not_after),
+            not_before=iso_z(leaf.not_before),
+            not_after=iso_z(leaf.not_after),
             subject=leaf.subject,
             issuer=leaf.issuer,
             sans=list(leaf.sans),
@@ -174,7 +175,7 @@ class Collector:
             chain_error=chain_error,
             chain_warnings=list(chain_warnings),
             hostname_match=hostname_match,
-            earliest_chain_expiry=iso(earliest),
+            earliest_chain_expiry=iso_z(earliest),
             chain=[c.summary() for c in chain],
             error=None,
         )
@@ -303,7 +304,7 @@ def collect(endpoints=None, files=None, options=None, host=None, now=None, roots
     return {
         'results': results,
         'summary': summary,
-        'checked_at': iso(collector.now),
+        'checked_at': iso_z(collector.now),
         'thresholds': {
             'warn_days': options.thresholds.warn_days, 'critical_days': options.thresholds.critical_days,
             'warn_ratio': options.thresholds.warn_ratio, 'critical_ratio': options.thresholds.critical_ratio,

@@ -32,7 +32,8 @@ import os
 import ssl
 import threading
 
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import iso, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.tls import openssl_verify
 
 try:
@@ -182,12 +183,12 @@ class ChainVerifier:
         now = self.now
         leaf = chain[0]
         if now > leaf.not_after:
-            return 'certificate expired at %s' % iso(leaf.not_after)
+            return 'certificate expired at %s' % iso_z(leaf.not_after)
         if now < leaf.not_before:
-            return 'certificate is not valid before %s' % iso(leaf.not_before)
+            return 'certificate is not valid before %s' % iso_z(leaf.not_before)
         for extra in chain[1:]:
             if now > extra.not_after and extra.fingerprint not in self._root_fps:
-                return 'chain certificate "%s" expired at %s' % (extra.subject, iso(extra.not_after))
+                return 'chain certificate "%s" expired at %s' % (extra.subject, iso_z(extra.not_after))
         current = leaf
         seen = set()
         for _depth in range(MAX_DEPTH):
@@ -211,9 +212,9 @@ class ChainVerifier:
             if not issuer.is_ca:
                 return 'issuer "%s" is not a CA certificate' % issuer.subject
             if now > issuer.not_after:
-                return 'issuer certificate "%s" expired at %s' % (issuer.subject, iso(issuer.not_after))
+                return 'issuer certificate "%s" expired at %s' % (issuer.subject, iso_z(issuer.not_after))
             if now < issuer.not_before:
-                return 'issuer certificate "%s" is not valid before %s' % (issuer.subject, iso(issuer.not_before))
+                return 'issuer certificate "%s" is not valid before %s' % (issuer.subject, iso_z(issuer.not_before))
             current = issuer
         return 'certificate chain longer than %d' % MAX_DEPTH
 

@@ -9,7 +9,8 @@ import hashlib
 import pytest
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, iso, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Collector, Options, collect, load_roots
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import HAS_POLICY_BUILDER, ChainVerifier
 
@@ -38,7 +39,7 @@ def test_chain_verdicts_and_reasons(pki, engine):
 
     expired = pki.leaf('expired.unit.test', not_before=NOW - 30 * DAY, not_after=NOW - DAY)
     valid, reason = v.verify(_chain(cache, expired, pki.inter))
-    assert valid is False and reason == 'certificate expired at %s' % iso(NOW - DAY)
+    assert valid is False and reason == 'certificate expired at %s' % iso_z(NOW - DAY)
 
     under_old = pki.leaf('old.unit.test', issuer=pki.old_inter)
     valid, reason = v.verify(_chain(cache, under_old, pki.old_inter))
@@ -114,7 +115,7 @@ def test_file_results_match_generated_certificate(pki, tmp_path):
     assert full['days_remaining'] == pytest.approx((leaf.cert.not_valid_after_utc - NOW).total_seconds() / 86400)
     assert full['fingerprint_sha256'] == hashlib.sha256(leaf.der).hexdigest()
     assert full['serial'] == '%x' % leaf.cert.serial_number
-    assert full['not_after'] == iso(leaf.cert.not_valid_after_utc)
+    assert full['not_after'] == iso_z(leaf.cert.not_valid_after_utc)
     assert full['sans'] == ['file.unit.test']
     assert full['chain_valid'] is True and full['hostname_match'] is None
     expected_chain = [hashlib.sha256(leaf.der).hexdigest(), hashlib.sha256(pki.inter.der).hexdigest()]
