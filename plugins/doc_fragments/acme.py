@@ -60,3 +60,16 @@ attributes:
     membership:
       - certpilot.tls.acme
 '''
+
+    # The store lock of the modules that work on a certificate store (acme_order, acme_finalize).
+    STORE_LOCK = r'''
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for another run that holds the O(store) (its exclusive lock file C(<store>/.lock)) before
+        failing with the holder's pid, host and start time. V(0) fails at once.
+      - The lock is held for the whole module run; check mode takes a shared lock. A lock left by a run that is
+        gone is taken over with a warning. A lock that cannot be taken (for example a read-only store) fails the task.
+    type: int
+    default: 300
+'''

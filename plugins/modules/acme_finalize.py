@@ -21,6 +21,7 @@ author:
   - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
   - certpilot.tls.acme
+  - certpilot.tls.acme.store_lock
 attributes:
   check_mode:
     support: full
@@ -34,14 +35,6 @@ options:
       - The certificate store directory used with M(certpilot.tls.acme_order).
     type: path
     required: true
-  lock_timeout:
-    description:
-      - Seconds to wait for another run that holds the O(store) (its exclusive lock file C(<store>/.lock)) before
-        failing with the holder's pid, host and start time. V(0) fails at once.
-      - The lock is held for the whole module run; check mode takes a shared lock. A lock left by a run that is
-        gone is taken over with a warning. A lock that cannot be taken (for example a read-only store) fails the task.
-    type: int
-    default: 300
   names:
     description:
       - Certificates to finalize. Default is every certificate of the store with a pending order.
@@ -129,7 +122,6 @@ timings:
   type: dict
 '''
 
-import atexit
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -138,7 +130,6 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import Finalizer
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, CertStore
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_lock import StoreLock
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
 
 
@@ -164,9 +155,7 @@ def main():
         if params['concurrency'] < 1:
             raise CertpilotError('concurrency must be at least 1')
         store = CertStore(params['store'])
-        lock = StoreLock(params['store'], shared=module.check_mode, timeout=params['lock_timeout'], warn=module.warn)
-        atexit.register(lock.release)  # held until exit_json/fail_json end the run
-        lock.acquire()
+        modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
         names = [validate_name(n) for n in params['names']] if params['names'] is not None else store.pending_names()
         pending = [n for n in names if (store.load_order(n) or {}).get('status') in PENDING_STATES]
         key = modsupport.load_key(params, allow_missing=module.check_mode)

@@ -21,6 +21,7 @@ author:
   - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
   - certpilot.tls.acme
+  - certpilot.tls.acme.store_lock
 attributes:
   check_mode:
     support: full
@@ -35,14 +36,6 @@ options:
         (key, CSR, certificate, chain, order state, archive). Created with mode 0700 when missing.
     type: path
     required: true
-  lock_timeout:
-    description:
-      - Seconds to wait for another run that holds the O(store) (its exclusive lock file C(<store>/.lock)) before
-        failing with the holder's pid, host and start time. V(0) fails at once.
-      - The lock is held for the whole module run; check mode takes a shared lock. A lock left by a run that is
-        gone is taken over with a warning. A lock that cannot be taken (for example a read-only store) fails the task.
-    type: int
-    default: 300
   certificates:
     description:
       - The certificates to manage.
@@ -211,7 +204,6 @@ timings:
   type: dict
 '''
 
-import atexit
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -220,7 +212,6 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import KEY_TYPES
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_lock import StoreLock
 
 
 def main():
@@ -256,9 +247,7 @@ def main():
         specs = normalize_certificates(params['certificates'])
         key = modsupport.load_key(params, allow_missing=module.check_mode)
         client = modsupport.make_client(params, pool_size=params['concurrency'])
-        lock = StoreLock(params['store'], shared=module.check_mode, timeout=params['lock_timeout'], warn=module.warn)
-        atexit.register(lock.release)  # held until exit_json/fail_json end the run
-        lock.acquire()
+        modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
         runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
                              renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])
         results, challenges, errors = runner.run(specs, params['concurrency'])

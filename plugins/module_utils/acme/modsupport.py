@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import atexit
 import os
 import time
 
@@ -13,6 +14,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline impo
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import jws
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import client as clientlib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_lock import StoreLock
 
 
 def common_argument_spec():
@@ -77,6 +79,17 @@ def make_client(params, pool_size=10):
     if not directory.startswith('https://') and not directory.startswith('http://'):
         raise CertpilotError('acme_directory must be an https:// URL, got %r' % directory)
     return clientlib.AcmeClient(directory, verify=verify, deadline=Deadline(params['timeout']), pool_size=pool_size)
+
+
+def hold_store_lock(module, store, timeout):
+    """Take the store lock for the rest of the module run (shared in check mode); released when the module exits.
+
+    A lock that cannot be taken in ``timeout`` seconds raises CertpilotError naming the holder.
+    """
+    lock = StoreLock(store, shared=module.check_mode, timeout=timeout, warn=module.warn)
+    atexit.register(lock.release)  # held until exit_json/fail_json end the run
+    lock.acquire()
+    return lock
 
 
 def take_timings(results, started):
