@@ -8,9 +8,8 @@ __metaclass__ = type
 
 import datetime
 import random
-import re
 
-from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC
+from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC, iso_z, parse_rfc3339
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import b64u
 
@@ -19,32 +18,13 @@ try:
 except ImportError:  # pragma: no cover - reported by the modules
     pass
 
-RFC3339_RE = re.compile(r'^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?'
-                        r'([Zz]|[+-][0-9]{2}:[0-9]{2})$')
 DEFAULT_RETRY_AFTER = 6 * 3600
 MAX_RETRY_AFTER = 7 * 86400
 
 
 def parse_time(text):
-    """RFC 3339 timestamp → aware datetime; CertpilotError otherwise."""
-    match = RFC3339_RE.match(str(text or '').strip())
-    if not match:
-        raise CertpilotError('invalid RFC 3339 timestamp %r in renewal information' % (text,))
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    micro = int((match.group(7) or '.0')[1:7].ljust(6, '0'))
-    zone = match.group(8)
-    if zone in ('Z', 'z'):
-        tz = UTC
-    else:
-        sign = 1 if zone[0] == '+' else -1
-        try:
-            tz = datetime.timezone(sign * datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-        except ValueError as exc:
-            raise CertpilotError('invalid RFC 3339 timestamp %r in renewal information: %s' % (text, exc))
-    try:
-        return datetime.datetime(year, month, day, hour, minute, second, micro, tzinfo=tz).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
-        raise CertpilotError('invalid RFC 3339 timestamp %r in renewal information: %s' % (text, exc))
+    """RFC 3339 timestamp of a renewal information answer -> aware UTC datetime; CertpilotError otherwise."""
+    return parse_rfc3339(text, what='timestamp in renewal information')
 
 
 def cert_id(cert):
@@ -97,22 +77,19 @@ def renewal_info(client, cert, cached=None, now=None, rng=None):
     resp = client.get('%s/%s' % (base, ident), what='fetching renewal information (ARI)')
     start, end, explanation = parse_renewal_info(resp.json)
     renew_at = None
-    if cached and cached.get('cert_id') == ident and cached.get('window') == [_iso(start), _iso(end)]:
+    if cached and cached.get('cert_id') == ident and cached.get('window') == [iso_z(start), iso_z(end)]:
         try:
             renew_at = parse_time(cached['renew_at'])
         except (CertpilotError, KeyError):
             renew_at = None
     if renew_at is None:
-        renew_at = pick_time(start, end, rng)
+        # whole seconds: the same instant is returned now and read back from the cache later
+        renew_at = pick_time(start, end, rng).replace(microsecond=0)
     retry_after = resp.retry_after
     if retry_after is None:
         retry_after = DEFAULT_RETRY_AFTER
     retry_after = min(max(retry_after, 60), MAX_RETRY_AFTER)
-    doc = {'cert_id': ident, 'window': [_iso(start), _iso(end)], 'renew_at': _iso(renew_at),
-           'explanation': explanation, 'fetched': _iso(now),
-           'valid_until': _iso(now + datetime.timedelta(seconds=retry_after))}
+    doc = {'cert_id': ident, 'window': [iso_z(start), iso_z(end)], 'renew_at': iso_z(renew_at),
+           'explanation': explanation, 'fetched': iso_z(now),
+           'valid_until': iso_z(now + datetime.timedelta(seconds=retry_after))}
     return renew_at, explanation, doc, True
-
-
-def _iso(when):
-    return when.astimezone(UTC).isoformat().replace('+00:00', 'Z')

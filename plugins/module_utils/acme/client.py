@@ -23,10 +23,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import sign_jws
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
 
-try:
-    from urllib.parse import urljoin
-except ImportError:  # pragma: no cover
-    from urlparse import urljoin  # type: ignore
+from urllib.parse import urljoin
 
 try:
     import requests

@@ -15,10 +15,7 @@ import hashlib
 import hmac
 import uuid
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover - Python 2 is not supported, keeps pylint quiet
-    from urllib import quote  # type: ignore
+from urllib.parse import quote
 
 API_VERSION = '2014-05-15'
 

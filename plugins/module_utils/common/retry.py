@@ -13,7 +13,6 @@ __metaclass__ = type
 import datetime
 import random
 import re
-import time
 from email.utils import parsedate_to_datetime
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import RetryLater
@@ -114,7 +113,9 @@ def call_with_retry(attempt, policy, deadline, what='request', on_retry=None, sl
       ``RetryLater`` at once with the time to come back, instead of sleeping.
     - ``on_retry(n, delay, exc)`` is called before each sleep (for progress logs).
     """
-    sleep = sleep or deadline.sleep
+    if sleep is None:
+        def sleep(seconds):
+            deadline.sleep(seconds, what)
     last = None
     for index in range(policy.attempts):
         try:
@@ -134,12 +135,5 @@ def call_with_retry(attempt, policy, deadline, what='request', on_retry=None, sl
                 break
             if on_retry is not None:
                 on_retry(index + 1, wait, exc.cause)
-            if sleep is deadline.sleep:
-                deadline.sleep(wait, what)
-            else:
-                sleep(wait)
+            sleep(wait)
     raise last.cause
-
-
-def monotonic():
-    return time.monotonic()

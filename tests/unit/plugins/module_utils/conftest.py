@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures of the tls module_utils unit tests."""
+"""Fixtures shared by the module_utils unit tests (tls and notify): a test PKI and tiny TCP servers."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
