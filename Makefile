@@ -55,9 +55,11 @@ $(SANITY_TREE): FORCE
 	@mkdir -p $(SANITY_TREE)
 	@# Its own git repo: otherwise ansible-test sees our .gitignore'd .build/ and skips every file.
 	@[ -d $(SANITY_TREE)/.git ] || git init -q $(SANITY_TREE)
-	@git ls-files -co --exclude-standard -z | rsync -a --delete --from0 --files-from=- ./ $(SANITY_TREE)/
+	@# Only files that exist: a tracked file deleted in the working tree (not committed yet) would make rsync fail.
+	@git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done \
+	  | rsync -a --delete --from0 --files-from=- ./ $(SANITY_TREE)/
 	@# rsync --files-from does not delete files that left the list; rebuild to be exact.
-	@cd $(SANITY_TREE) && comm -13 <(cd $(ROOT) && git ls-files -co --exclude-standard | sort) <(find . -type f -not -path './tests/output/*' -not -path './.git/*' | sed 's|^\./||' | sort) | xargs -r rm -f
+	@cd $(SANITY_TREE) && comm -13 <(cd $(ROOT) && git ls-files -co --exclude-standard | while IFS= read -r f; do [ -e "$$f" ] && echo "$$f"; done | sort) <(find . -type f -not -path './tests/output/*' -not -path './.git/*' | sed 's|^\./||' | sort) | xargs -r rm -f
 FORCE:
 
 SANITY_PY ?= $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)

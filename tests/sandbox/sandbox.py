@@ -777,7 +777,10 @@ def bring_up(ctx, services):
     """Start whatever in ``services`` is not healthy. Returns the number of services started."""
     states = {}
     for svc in services:
-        svc.setup(ctx)
+        try:
+            svc.setup(ctx)
+        except Exception as exc:  # pylint: disable=broad-except  # a plugin's setup failing: one clear line, no traceback
+            raise SandboxError('%s: setup failed: %s: %s' % (svc.name, type(exc).__name__, exc))
         states[svc.name] = assess(ctx, svc, clean=True)
     todo = [svc for svc in services if states[svc.name][0] != 'running']
     conflicts, strays = check_ports(ctx, todo)

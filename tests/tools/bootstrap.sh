@@ -2,12 +2,16 @@
 # Install everything certpilot.tls needs to be developed and tested, idempotently:
 #   1. Debian packages (pebble, nginx, openssh-server, chromium, ...) when missing;
 #   2. a virtualenv (.venv by default) with ansible-core and the Python deps;
-#   3. the link that makes this checkout importable as ansible_collections.certpilot.tls.
-# Usage: tests/tools/bootstrap.sh [apt|venv|link|all]   (default: all)
+#   3. the link that makes this checkout importable as ansible_collections.certpilot.tls;
+#   4. a separate virtualenv (.venv-a2c) with acme2certifier, the sandbox's second ACME server.
+#   importer (not part of all): a separate virtualenv (.venv-importer) with galaxy-importer, for its gate.
+# Usage: tests/tools/bootstrap.sh [apt|venv|link|a2c|importer|all]   (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
+A2C_VENV=${A2C_VENV:-$ROOT/.venv-a2c}
+IMPORTER_VENV=${IMPORTER_VENV:-$ROOT/.venv-importer}
 APT_PACKAGES=(pebble nginx-light openssh-server openssh-client sudo curl openssl iproute2
               psmisc procps rsync git chromium fonts-dejavu-core)
 
@@ -132,11 +136,59 @@ make_bench_venv() {
     [ -x "$bench/bin/ansible-playbook" ] || { echo "bench venv install failed" >&2; exit 1; }
 }
 
+make_a2c_venv() {
+    # acme2certifier (a second, independent ACME server: tests/sandbox/services/acme2certifier.py) in its
+    # own venv, so its dependencies (dnspython, jwcrypto, pyOpenSSL, ...) never reach ours. The version is
+    # pinned in its requirements file; the stamp makes a second run a no-op, pip's cache makes a rebuild cheap.
+    local py req want stamp
+    # the server's Python, not the controller's: CONTROLLER_PYTHON (make test-matrix) must not flip-flop rebuilds
+    py=$(CONTROLLER_PYTHON='' pick_python)
+    req="$ROOT/tests/sandbox/services/acme2certifier_server/requirements.txt"
+    want="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(sha256sum "$req" | cut -c1-16)"
+    stamp="$A2C_VENV/.certpilot-stamp"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$A2C_VENV/bin/python" ]; then
+        log "acme2certifier venv $A2C_VENV up to date ($want)"
+        return 0
+    fi
+    log "building acme2certifier venv $A2C_VENV with $py ($want)"
+    rm -rf "$A2C_VENV"
+    "$py" -m venv "$A2C_VENV"
+    "$A2C_VENV/bin/python" -m pip install -q -r "$req" 2>&1 | grep -v 'is ignored' || true
+    "$A2C_VENV/bin/python" -c 'import acme2certifier.acme_srv.version, acme2certifier.cahandlers.openssl_ca_handler' \
+        || { echo "acme2certifier venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
+    echo "$want" > "$stamp"
+}
+
+make_importer_venv() {
+    # galaxy-importer (the `make galaxy-importer` gate) in its own venv: it pins its own ansible-core and
+    # ansible-lint, which must never replace ours. Versions are in the requirements file; the stamp makes a
+    # second run a no-op.
+    local py req want stamp
+    py=$(CONTROLLER_PYTHON='' pick_python)
+    req="$ROOT/tests/tools/galaxy-importer-requirements.txt"
+    want="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(sha256sum "$req" | cut -c1-16)"
+    stamp="$IMPORTER_VENV/.certpilot-stamp"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$IMPORTER_VENV/bin/flake8" ]; then
+        log "galaxy-importer venv $IMPORTER_VENV up to date ($want)"
+        return 0
+    fi
+    log "building galaxy-importer venv $IMPORTER_VENV with $py ($want)"
+    rm -rf "$IMPORTER_VENV"
+    "$py" -m venv "$IMPORTER_VENV"
+    "$IMPORTER_VENV/bin/python" -m pip install -q -r "$req" 2>&1 | grep -v 'is ignored' || true
+    "$IMPORTER_VENV/bin/python" -c 'import galaxy_importer.main' && [ -x "$IMPORTER_VENV/bin/flake8" ] \
+        && [ -x "$IMPORTER_VENV/bin/ansible-doc" ] && [ -x "$IMPORTER_VENV/bin/ansible-lint" ] \
+        || { echo "galaxy-importer venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
+    echo "$want" > "$stamp"
+}
+
 case "${1:-all}" in
     apt) need_apt ;;
     venv) make_venv; ansible_test_pip_bootstrap; make_link ;;
     link) make_link ;;
     bench) make_bench_venv ;;
-    all) need_apt; make_venv; ansible_test_pip_bootstrap; make_link ;;
-    *) echo "usage: $0 [apt|venv|link|all]" >&2; exit 2 ;;
+    a2c) make_a2c_venv ;;
+    importer) make_importer_venv ;;
+    all) need_apt; make_venv; ansible_test_pip_bootstrap; make_link; make_a2c_venv ;;
+    *) echo "usage: $0 [apt|venv|link|a2c|importer|all]" >&2; exit 2 ;;
 esac

@@ -71,4 +71,7 @@ def decide(now, not_before=None, not_after=None, have_identifiers=None, want_ide
         if ari_explanation:
             reason += ', see %s' % ari_explanation
         return True, reason
-    return False, 'certificate valid for %s more' % _fmt(remaining)
+    reason = 'certificate valid for %s more' % _fmt(remaining)
+    if ari_renew_at is not None:
+        reason += '; the CA suggests renewal from %s (ARI window)' % ari_renew_at.replace(microsecond=0).isoformat()
+    return False, reason

@@ -41,6 +41,7 @@ TABLE = [
     (1, 90, {'have_key_type': 'rsa2048'}, True, 'key type changed'),
     (1, 90, {'ari_renew_at': NOW - DAY}, True, 'ARI'),
     (1, 90, {'ari_renew_at': NOW + DAY}, False, 'valid for'),
+    (1, 90, {'ari_renew_at': NOW + DAY}, False, 'suggests renewal from 2026-01-11T12:00:00+00:00 (ARI window)'),
     # staging certificate, production asked for: renew at once, whatever the lifetime says
     (1, 90, {'issued_by_other': 'https://acme-staging.example/dir'}, True, 'another ACME directory (https://acme-staging.example/dir)'),
 ]
