@@ -23,17 +23,26 @@ attributes:
     description: Looks the account up with C(onlyReturnExisting) only; never creates or changes anything on the CA or on disk.
   diff_mode:
     support: full
-    description: Shows the contact (and status) before and after.
+    description:
+      - Shows the contact (and, with O(state=absent), the status) before and after.
+      - With O(state=absent) "before" is read before the deactivation is sent and "after" is the server's answer.
 options:
   state:
     description:
       - V(present) creates the account if needed and updates its contact; V(absent) deactivates it (irreversible).
+      - V(absent) is idempotent. An account that does not exist, or that is already deactivated, is reported as
+        unchanged (RFC 8555 section 7.3.6; a server answers the lookup of a deactivated account with 403
+        C(unauthorized) or with C(accountDoesNotExist)).
+      - With V(present), a deactivated account fails the task with a clear message; create a new account with a new
+        account key.
     type: str
     choices: [present, absent]
     default: present
   contact:
     description:
-      - Contact URIs, each C(mailto:address). When not set the contact of an existing account is left alone.
+      - Contact URIs, each C(mailto:address).
+      - When not set (or V(null), or C(omit)) no contact is sent at all; the contact of an existing account is left alone.
+      - An empty list V([]) is an explicit "no contact", it removes every contact from an existing account.
     type: list
     elements: str
   terms_agreed:
@@ -104,21 +113,36 @@ EXAMPLES = r'''
       kid: "{{ vault_eab_kid }}"
       key: "{{ vault_eab_hmac_key }}"
 
+- name: Remove the contact of an account (an empty list clears it; leaving contact out keeps it)
+  certpilot.tls.acme_account:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/certpilot/account.key
+    contact: []
+
 - name: Roll the account key over
   certpilot.tls.acme_account:
     acme_directory: https://acme-v02.api.letsencrypt.org/directory
     account_key_src: /etc/certpilot/account.key
     new_account_key_src: /etc/certpilot/account-2025.key
+
+- name: Deactivate the account (for good; running it again changes nothing)
+  certpilot.tls.acme_account:
+    acme_directory: https://acme-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/certpilot/account-2025.key
+    state: absent
 '''
 
 RETURN = r'''
 account_uri:
-  description: URL of the account (null when it does not exist, or would only be created in check mode).
+  description:
+    - URL of the account.
+    - Null when it does not exist, or would only be created in check mode, or is deactivated and the server refuses to
+      name it (a conforming server answers the lookup of a deactivated account with 403 and no URL).
   returned: always
   type: str
   sample: https://acme-v02.api.letsencrypt.org/acme/acct/123456
 status:
-  description: Account status (V(valid), V(deactivated)); null when there is no account.
+  description: Account status (V(valid), V(deactivated), V(revoked)); null when there is no account.
   returned: always
   type: str
 contact:
@@ -127,7 +151,9 @@ contact:
   type: list
   elements: str
 actions:
-  description: What was (or in check mode would be) done, for example V(create), V(update contact), V(rollover).
+  description:
+    - What was (or in check mode would be) done, for example V(create), V(update contact), V(rollover),
+      V(deactivate), V(generate key). Empty when nothing changed.
   returned: always
   type: list
   elements: str

@@ -35,19 +35,17 @@ options:
     required: true
   challenges:
     description:
-      - The challenges to write or remove, usually C(acme_order)'s C(challenges) filtered to the names this host serves.
-      - Extra keys (such as C(certificate) or C(identifier)) are ignored.
+      - The challenges to write or remove, usually the RV(certpilot.tls.acme_order#module:challenges) returned by
+        M(certpilot.tls.acme_order), filtered to the http-01 ones of the names this host serves, passed as they are.
+      - Each item is a dictionary. Only C(token) and C(key_authorization) are used; every other key (such as
+        C(certificate), C(identifier), C(identifier_type), C(path), C(dns_record) or C(dns_value)) is ignored.
+      - C(token) (required) is the challenge token and becomes the file name; it must match C(^[A-Za-z0-9_-]+$).
+      - C(key_authorization) is the file content, C(<token>.<thumbprint>). Required with O(state=present).
+      - An item whose C(type) is set to anything but V(http-01) is refused, as is an item missing a key the module
+        needs (the error names the item's index and a key with a close spelling, for example C(key_authorisation)).
     type: list
     elements: dict
     required: true
-    suboptions:
-      token:
-        description: The challenge token; becomes the file name.
-        type: str
-        required: true
-      key_authorization:
-        description: The file content. Required with O(state=present).
-        type: str
   state:
     description:
       - V(present) writes the files, V(absent) removes them.
@@ -96,10 +94,9 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             webroot=dict(type='path', required=True),
-            challenges=dict(type='list', elements='dict', required=True, options=dict(
-                token=dict(type='str', required=True, no_log=False),
-                key_authorization=dict(type='str', no_log=False),
-            )),
+            # No suboptions: items come as acme_order returns them, with keys this module does not use.
+            # challenge_files.normalize_challenges checks the keys it needs (and names likely typos).
+            challenges=dict(type='list', elements='dict', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         supports_check_mode=True,

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""acme_account against the sandbox pebble: create, contact diff, rollover, EAB, deactivate."""
+"""acme_account against the sandbox pebble: create, contact diff, rollover, EAB, deactivate (twice), contact kept."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
 import stat
+import uuid
 
 import pytest
 
@@ -146,3 +147,99 @@ def test_external_account_binding(sandbox, run_playbook, tmp_path):
         assert hmac_key not in res.stdout
         res, out = _run(run_playbook, args)
         assert res.rc == 0 and out['changed'] is False
+
+
+def _lookup(server, key_path):
+    """What pebble itself says about the account of the key (None: no account)."""
+    return Account(_client(server), _key(str(key_path))).find()
+
+
+@pytest.mark.timeout(300)
+def test_deactivate_twice_is_idempotent_with_a_true_diff(sandbox, run_playbook, tmp_path):
+    server = sandbox['acme']
+    key_path = tmp_path / 'acct.key'
+    contact = ['mailto:absent-%s@example.test' % uuid.uuid4().hex[:8]]
+    res, out = _run(run_playbook, dict(_base(server, key_path), generate_account_key=True, terms_agreed=True,
+                                       contact=contact))
+    assert res.rc == 0 and out['status'] == 'valid', res.explain()
+    uri = out['account_uri']
+    absent = dict(_base(server, key_path), state='absent')
+
+    res, out = _run(run_playbook, absent, check=True, diff=True)
+    assert res.rc == 0 and out['changed'] is True, res.explain()
+    assert out['diff'] == {'before': {'status': 'valid', 'contact': contact},
+                           'after': {'status': 'deactivated', 'contact': contact}}
+    assert _lookup(server, key_path).data['status'] == 'valid', 'check mode deactivated the account'
+
+    res, out = _run(run_playbook, absent, diff=True)
+    assert res.rc == 0, res.explain()
+    assert out['changed'] is True and out['actions'] == ['deactivate'] and out['status'] == 'deactivated'
+    assert out['account_uri'] == uri
+    # "before" was read before the deactivation, "after" is what pebble answered
+    assert out['diff']['before'] == {'status': 'valid', 'contact': contact}
+    assert out['diff']['after']['status'] == 'deactivated'
+    # pebble refuses the deactivated account (RFC 8555 section 7.3.6: 403 unauthorized)
+    with pytest.raises(AcmeProblem) as refused:
+        _client(server).post(uri, {}, key=_key(str(key_path)), kid=uri)
+    assert refused.value.is_type('unauthorized') and str(refused.value.status) == '403'
+
+    for check in (True, False):
+        res, out = _run(run_playbook, absent, check=check, diff=True)
+        assert res.rc == 0, res.explain()
+        assert out['changed'] is False and out['actions'] == [] and out['status'] == 'deactivated'
+        assert out['diff']['before'] == out['diff']['after']
+        assert 'failed' not in out or out['failed'] is False
+
+    # using a deactivated account is a clear failure, not a traceback
+    res, out = _run(run_playbook, dict(_base(server, key_path), terms_agreed=True), may_fail=True)
+    assert out['failed'] is True and 'deactivated' in out['msg'] and 'new account key' in out['msg']
+    assert 'Traceback' not in res.stdout
+
+    # a key that never had an account: absent is no change either
+    res, out = _run(run_playbook, dict(_base(server, tmp_path / 'never.key'), generate_account_key=True,
+                                       state='absent'))
+    assert res.rc == 0, res.explain()
+    assert out['actions'] == ['generate key'] and out['status'] is None
+
+
+ROLE = r'''
+- name: The acme_certificates role, no certificate due, only the account task matters here
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: certpilot.tls.acme_certificates
+'''
+
+
+@pytest.mark.timeout(600)
+def test_role_without_contact_keeps_the_account_contact(sandbox, run_playbook, tmp_path):
+    server = sandbox['acme']
+    key_path = tmp_path / 'acct.key'
+    contact = ['mailto:keep-%s@example.test' % uuid.uuid4().hex[:8]]
+    res, out = _run(run_playbook, dict(_base(server, key_path), generate_account_key=True, terms_agreed=True,
+                                       contact=contact))
+    assert res.rc == 0, res.explain()
+    assert _lookup(server, key_path).data.get('contact') == contact
+    role_vars = {'acme_certificates_directory': server['directory'], 'acme_certificates_ca_bundle': server['ca_bundle'],
+                 'acme_certificates_account_key_src': str(key_path), 'acme_certificates_terms_agreed': True,
+                 'acme_certificates_store': str(tmp_path / 'store'), 'acme_certificates_list': []}
+
+    # the role's default acme_certificates_contact ([]) sends no contact: the account keeps its own
+    res = run_playbook(ROLE, extra_vars=role_vars)
+    assert res.rc == 0, res.explain()
+    account_task = res.task_results('Ensure the ACME account exists')['localhost']
+    assert account_task['changed'] is False and account_task['contact'] == contact, res.explain()
+    assert _lookup(server, key_path).data.get('contact') == contact, 'the role wiped the account contact'
+
+    # a contact set in the role is applied (the lookup above can see a change)
+    other = ['mailto:new-%s@example.test' % uuid.uuid4().hex[:8]]
+    res = run_playbook(ROLE, extra_vars=dict(role_vars, acme_certificates_contact=other))
+    assert res.rc == 0, res.explain()
+    assert res.task_results('Ensure the ACME account exists')['localhost']['changed'] is True
+    assert _lookup(server, key_path).data.get('contact') == other
+
+    # an explicit contact: [] on the module clears it (what the role sent on every run before)
+    res, out = _run(run_playbook, dict(_base(server, key_path), contact=[]))
+    assert res.rc == 0 and out['changed'] is True and out['contact'] == [], res.explain()
+    assert not _lookup(server, key_path).data.get('contact')

@@ -11,6 +11,11 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import eab_
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
 
 
+def is_deactivated_refusal(problem):
+    """The answer of a conforming server to a request signed by a deactivated account: 403 unauthorized."""
+    return problem.is_type('unauthorized') and str(problem.status) == '403'
+
+
 def validate_contact(contact):
     contact = list(contact or [])
     for item in contact:
@@ -37,8 +42,14 @@ class Account:
         self.client.set_account(self.key, uri)
         return self
 
-    def find(self):
-        """Look the account up without creating it. Returns self, or None when it does not exist."""
+    def find(self, deactivated_ok=False):
+        """Look the account up without creating it. Returns self, or None when it does not exist.
+
+        A deactivated account (RFC 8555 section 7.3.6) is refused by a conforming server with
+        403 ``unauthorized`` (or ``accountDoesNotExist``, which gives None). With ``deactivated_ok``
+        that refusal gives self with ``deactivated`` set (``uri`` None: the server sends no URL),
+        otherwise it fails with a message saying the account is deactivated.
+        """
         url = self.client.endpoint('newAccount')
         try:
             resp = self.client.post(url, {'onlyReturnExisting': True}, what='looking up the ACME account',
@@ -46,11 +57,26 @@ class Account:
         except AcmeProblem as exc:
             if exc.is_type('accountDoesNotExist'):
                 return None
+            if is_deactivated_refusal(exc):
+                if deactivated_ok:
+                    self.uri = None
+                    self.data = {'status': 'deactivated'}
+                    return self
+                raise CertpilotError('the ACME account of this account key on %s is deactivated (the server says: '
+                                     '%s); a deactivated account cannot be used again, create a new one with a new '
+                                     'account key' % (self.client.directory_url, exc.detail or exc.msg),
+                                     **exc.details)
             raise
         if not resp.location:
             raise CertpilotError('the ACME server sent no account URL (Location) for the account lookup')
         data = resp.json if resp.content else {}
+        if not isinstance(data, dict):
+            raise CertpilotError('the ACME server sent an account that is not a JSON object (%s)' % resp.location)
         return self._use(resp.location, data)
+
+    @property
+    def deactivated(self):
+        return (self.data or {}).get('status') in ('deactivated', 'revoked')
 
     def require(self):
         """Find the account or fail with a clear message."""
@@ -74,7 +100,10 @@ class Account:
         if meta.get('termsOfService') and not terms_agreed:
             raise CertpilotError('the ACME server requires agreeing to its terms of service (%s): set terms_agreed=true'
                                  % meta.get('termsOfService'))
-        payload = {'contact': validate_contact(contact)}
+        # The contact is sent only when the user set one (an empty list included).
+        payload = {}
+        if contact is not None:
+            payload['contact'] = validate_contact(contact)
         if terms_agreed:
             payload['termsOfServiceAgreed'] = True
         if eab:
@@ -96,8 +125,17 @@ class Account:
         return self.data
 
     def deactivate(self):
-        resp = self.client.post(self.uri, {'status': 'deactivated'}, what='deactivating the ACME account')
-        self.data = resp.json
+        """Deactivate the account; a 403 unauthorized (deactivated in the meantime) is not an error here."""
+        try:
+            resp = self.client.post(self.uri, {'status': 'deactivated'}, what='deactivating the ACME account')
+        except AcmeProblem as exc:
+            if not is_deactivated_refusal(exc):
+                raise
+            self.data = dict(self.data or {}, status='deactivated')
+            return self.data
+        data = resp.json if resp.content else {}
+        self.data = data if isinstance(data, dict) else {}
+        self.data.setdefault('status', 'deactivated')
         return self.data
 
     def rollover(self, new_key):
@@ -117,33 +155,24 @@ def manage_account(client, key, state='present', contact=None, terms_agreed=Fals
     ``contact`` None leaves the contact alone. ``new_key`` rolls the account over to it
     (idempotent: when the new key already owns the account nothing happens).
     ``key_missing`` means the key is about to be generated (check mode): the account cannot exist yet.
+    ``state='absent'`` is idempotent: an account that does not exist or is already deactivated
+    (or revoked by the server) is reported unchanged.
     """
     result = {'changed': False, 'account_uri': None, 'status': None, 'contact': [], 'actions': []}
     before_contact = None
     account = None
     if not key_missing:
         if new_key is not None:
-            account = Account(client, new_key).find()
+            account = Account(client, new_key).find(deactivated_ok=(state == 'absent'))
         if account is None:
-            account = Account(client, key).find()
-            if account is not None and new_key is not None:
+            account = Account(client, key).find(deactivated_ok=(state == 'absent'))
+            if account is not None and new_key is not None and not account.deactivated:
                 result['actions'].append('rollover')
                 if not check_mode:
                     account.rollover(new_key)
                 result['changed'] = True
     if state == 'absent':
-        if account is None:
-            return result
-        before_contact = list(account.data.get('contact') or [])
-        result.update({'account_uri': account.uri, 'status': 'deactivated', 'contact': before_contact,
-                       'changed': True})
-        result['actions'].append('deactivate')
-        if not check_mode:
-            data = account.deactivate()
-            result['status'] = data.get('status', 'deactivated')
-        result['diff'] = {'before': {'status': account.data.get('status', 'valid'), 'contact': before_contact},
-                          'after': {'status': 'deactivated', 'contact': before_contact}}
-        return result
+        return _deactivate(account, check_mode, result)
     if contact is not None:
         contact = validate_contact(contact)
     if account is None:
@@ -173,4 +202,33 @@ def manage_account(client, key, state='present', contact=None, terms_agreed=Fals
             after_contact = list(data.get('contact') or [])
     result.update({'account_uri': account.uri, 'status': account.data.get('status', 'valid'), 'contact': after_contact})
     result['diff'] = {'before': {'contact': before_contact}, 'after': {'contact': after_contact}}
+    return result
+
+
+def _deactivate(account, check_mode, result):
+    """state=absent: deactivate once; an account that is gone or already deactivated is no change.
+
+    The diff's "before" is taken before anything is sent, its "after" from the server's answer.
+    """
+    if account is None:
+        result['diff'] = {'before': {}, 'after': {}}
+        return result
+    before = {'status': account.data.get('status', 'valid'), 'contact': list(account.data.get('contact') or [])}
+    result.update({'account_uri': account.uri, 'status': before['status'], 'contact': before['contact']})
+    if account.deactivated:
+        # RFC 8555 section 7.3.6: deactivation is final; asking again is a no-op, not a failure.
+        result['diff'] = {'before': before, 'after': dict(before)}
+        return result
+    result['changed'] = True
+    result['actions'].append('deactivate')
+    after = {'status': 'deactivated', 'contact': before['contact']}
+    if not check_mode:
+        data = account.deactivate()
+        after = {'status': data.get('status') or 'deactivated',
+                 'contact': list(data['contact'] or []) if 'contact' in data else before['contact']}
+        if after['status'] != 'deactivated':
+            raise CertpilotError('the ACME server answered the deactivation of %s with status %r, not deactivated'
+                                 % (account.uri, after['status']))
+    result.update({'status': after['status'], 'contact': after['contact']})
+    result['diff'] = {'before': before, 'after': after}
     return result

@@ -10,6 +10,7 @@ every certificate; a web host serving 200 names would pay it 200 times.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import difflib
 import errno
 import os
 import re
@@ -22,6 +23,52 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.files import 
 CHALLENGE_DIR = os.path.join('.well-known', 'acme-challenge')
 # RFC 8555 section 8.1: key authorization = token "." base64url(JWK thumbprint)
 KEY_AUTHORIZATION_RE = re.compile(r'^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$')
+# The keys this module uses; every other key of an item (acme_order returns certificate, identifier,
+# identifier_type, type, path, dns_record, dns_value, ...) is ignored.
+USED_KEYS = ('token', 'key_authorization')
+
+
+def _missing_key_error(index, item, key, state):
+    keys = sorted(str(k) for k in item)
+    msg = 'challenges[%d] has no %s' % (index, key)
+    if key != 'token' and isinstance(item.get('token'), str):
+        msg = 'challenges[%d] (token %s) has no %s' % (index, item['token'][:80], key)
+    if key == 'key_authorization':
+        msg += ', which state=%s needs' % state
+    close = difflib.get_close_matches(key, [k for k in keys if k not in USED_KEYS], n=1, cutoff=0.75)
+    if close:
+        msg += '; did you mean %s instead of %s?' % (key, close[0])
+    else:
+        msg += ' (its keys: %s)' % (', '.join(keys) or 'none')
+    return CertpilotError(msg)
+
+
+def normalize_challenges(challenges, state='present'):
+    """The (token, key_authorization) pairs of ``challenges``, items as acme_order returns them.
+
+    Keys other than ``token`` and ``key_authorization`` are ignored. A missing key the module needs
+    fails with the item's index (and the likely typo when a key with a close spelling is there);
+    an item whose ``type`` says it is not an http-01 challenge is refused, so an unfiltered
+    ``order.challenges`` never writes dns-01 answers into a webroot.
+    """
+    if not isinstance(challenges, (list, tuple)):
+        raise CertpilotError('challenges must be a list of dictionaries, got %s' % type(challenges).__name__)
+    pairs = []
+    for index, item in enumerate(challenges):
+        if not isinstance(item, dict):
+            raise CertpilotError('challenges[%d] must be a dictionary with token and key_authorization, got %s'
+                                 % (index, type(item).__name__))
+        if item.get('token') is None:
+            raise _missing_key_error(index, item, 'token', state)
+        kind = item.get('type')
+        if kind is not None and kind != 'http-01':
+            raise CertpilotError('challenges[%d] (%s) is a %s challenge, not http-01; pass only the http-01 '
+                                 "challenges, for example order.challenges | selectattr('type', 'equalto', 'http-01')"
+                                 % (index, item.get('identifier') or item.get('token'), kind))
+        if state == 'present' and item.get('key_authorization') is None:
+            raise _missing_key_error(index, item, 'key_authorization', state)
+        pairs.append((item['token'], item.get('key_authorization')))
+    return pairs
 
 
 class ChallengeFiles:
@@ -41,9 +88,8 @@ class ChallengeFiles:
     def validate(challenges, need_key_authorization=True):
         """Check every item before touching the disk, so bad input changes nothing."""
         seen = {}
-        for item in challenges:
-            token = validate_token(item.get('token'))
-            keyauth = item.get('key_authorization')
+        for token, keyauth in normalize_challenges(challenges, 'present' if need_key_authorization else 'absent'):
+            token = validate_token(token)
             if need_key_authorization:
                 if not isinstance(keyauth, str) or not KEY_AUTHORIZATION_RE.match(keyauth) \
                         or not keyauth.startswith(token + '.'):

@@ -92,3 +92,44 @@ def test_symlinked_token_file_is_refused_and_not_read(tmp_path):
         files.plan([challenge('tok-2')], 'present')
     assert str(token) in err.value.msg and 'do not read' not in err.value.msg
     assert secret.read_text() == 'do not read'
+
+
+def order_challenge(token, kind='http-01'):
+    """One item of acme_order's challenges, every key it returns."""
+    return {'certificate': 'www', 'identifier': 'www.example.test', 'identifier_type': 'dns', 'type': kind,
+            'token': token, 'path': '.well-known/acme-challenge/' + token,
+            'key_authorization': '%s.%s' % (token, THUMB), 'dns_record': '_acme-challenge.www.example.test',
+            'dns_value': 'x' * 43}
+
+
+def test_acme_order_items_are_taken_as_they_are(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    items = [order_challenge('tok-a'), order_challenge('tok-b')]
+    assert files.apply(items, 'present') == ['tok-a', 'tok-b']
+    assert (tmp_path / '.well-known' / 'acme-challenge' / 'tok-a').read_text() == 'tok-a.' + THUMB
+    assert files.apply(items, 'absent') == ['tok-a', 'tok-b']
+
+
+@pytest.mark.parametrize('item, state, expected', [
+    ({'tokn': 'abc', 'key_authorization': 'abc.' + THUMB}, 'present', r'challenges\[1\] has no token; did you mean token instead of tokn'),
+    ({'tokn': 'abc'}, 'absent', r'challenges\[1\] has no token; did you mean token instead of tokn'),
+    ({'token': 'abc', 'key_authorisation': 'abc.' + THUMB}, 'present',
+     r'challenges\[1\] \(token abc\) has no key_authorization, which state=present needs; '
+     r'did you mean key_authorization instead of key_authorisation'),
+    ({'token': 'abc', 'content': 'abc.' + THUMB}, 'present', r'has no key_authorization.*\(its keys: content, token\)'),
+    ({}, 'present', r'challenges\[1\] has no token \(its keys: none\)'),
+    ('abc', 'present', r'challenges\[1\] must be a dictionary'),
+    (dict(order_challenge('abc', 'dns-01'), identifier='www.example.test'), 'present',
+     r'challenges\[1\] \(www.example.test\) is a dns-01 challenge, not http-01'),
+])
+def test_missing_or_misspelled_keys_fail_clearly_before_anything_is_written(tmp_path, item, state, expected):
+    files = ChallengeFiles(str(tmp_path))
+    with pytest.raises(CertpilotError, match=expected):
+        files.apply([challenge('good'), item], state)
+    assert not (tmp_path / '.well-known').exists()
+
+
+def test_absent_needs_no_key_authorization(tmp_path):
+    files = ChallengeFiles(str(tmp_path))
+    files.apply([challenge('abc')], 'present')
+    assert files.plan([{'token': 'abc', 'certificate': 'www'}], 'absent') == ['abc']
