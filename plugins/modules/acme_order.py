@@ -17,6 +17,16 @@ description:
     to publish. Use M(certpilot.tls.acme_finalize) afterwards to validate, finalize and download.
   - All certificates are handled in one task, concurrently (O(concurrency)), over one keep-alive HTTP session.
   - The account must exist (see M(certpilot.tls.acme_account)).
+  - One certificate failing does not stop the others. Every failure is returned by name in
+    RV(failed_certificates), with the problem document of the CA when there is one; the task then fails after
+    all the work is done, or only warns when O(fail_on_error=false).
+  - A certificate the CA refuses with a rate limit (HTTP 429 or C(rateLimited)) whose C(Retry-After) is past the
+    time left of O(timeout) is recorded in C(<store>/<name>/ratelimit.json). Later runs skip it, without asking
+    the CA, until that time (C(action=skipped) in RV(certificates), reason V(rate-limited-until) in RV(failed_certificates)),
+    then try it again. A shorter C(Retry-After) is waited for and retried within the run.
+  - With ARI, the new order names the replaced certificate (C(replaces), RFC 9773) only when the two share at
+    least one identifier. If the CA refuses the order naming it (any 4xx or 5xx answer except a rate limit), it is
+    ordered once more without C(replaces), with a warning.
 author:
   - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
@@ -105,6 +115,16 @@ options:
       - Maximum number of certificates handled at the same time.
     type: int
     default: 10
+  fail_on_error:
+    description:
+      - When V(true), the task fails (after every certificate was handled) if any certificate failed, or is skipped
+        because it is rate-limited, with one message naming each of them.
+      - When V(false), the task does not fail for failed certificates; it returns them in RV(failed_certificates)
+        with a warning, and the others in RV(due) can be finalized. Errors that concern every certificate
+        (bad options, no account, store lock, the directory cannot be read) still fail the task.
+    type: bool
+    default: true
+    version_added: 0.2.0
 '''
 
 EXAMPLES = r'''
@@ -119,8 +139,26 @@ EXAMPLES = r'''
       - name: api
         domains: [api.example.com]
         key_type: rsa2048
-        profile: shortlived
   register: order
+
+- name: Order, but let the good certificates go on when some fail
+  certpilot.tls.acme_order:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/certpilot/account.key
+    store: /var/lib/certpilot
+    certificates:
+      - name: www
+        domains: [www.example.com]
+    fail_on_error: false
+  register: order
+
+- name: Finalize only what was ordered or resumed
+  certpilot.tls.acme_finalize:
+    acme_directory: https://acme-staging-v02.api.letsencrypt.org/directory
+    account_key_src: /etc/certpilot/account.key
+    store: /var/lib/certpilot
+    names: "{{ order.due }}"
+  when: order.due | length > 0
 
 - name: Publish the http-01 challenges
   ansible.builtin.copy:
@@ -140,10 +178,15 @@ certificates:
   type: dict
   contains:
     action:
-      description: V(none) (nothing to do), V(order) (new order), V(resume) (stored pending order reused) or V(error).
+      description:
+        - V(none) (nothing to do), V(order) (new order), V(resume) (stored pending order reused),
+          V(skipped) (still rate-limited, see RV(failed_certificates)) or V(error).
       type: str
     reason:
-      description: Why.
+      description: Why (for V(skipped), C(rate-limited until <UTC time>)).
+      type: str
+    error:
+      description: Why this certificate failed or was skipped, null when it did not.
       type: str
     order_url:
       description: URL of the order, null when none.
@@ -194,6 +237,60 @@ challenges:
     dns_value:
       description: TXT record value for dns-01.
       type: str
+due:
+  description:
+    - Names of the certificates with an order to finalize (C(action) V(order) or V(resume) in RV(certificates)),
+      sorted. Failed and skipped certificates are never in it. Pass it to the O(certpilot.tls.acme_finalize#module:names)
+      of M(certpilot.tls.acme_finalize).
+  returned: always
+  version_added: 0.2.0
+  type: list
+  elements: str
+  sample: [api, www]
+failed_certificates:
+  description:
+    - Per certificate name, why it failed or was skipped; empty when none did.
+    - Holds only our message and what the CA sent about the request, never a key or CSR.
+  returned: always
+  version_added: 0.2.0
+  type: dict
+  contains:
+    msg:
+      description: What went wrong, naming the identifier when the CA did.
+      type: str
+    reason:
+      description:
+        - V(rate-limited-until) (the CA rate-limited it; see C(retry_at)),
+          V(ca-problem) (the CA refused it with a problem document) or V(error) (anything else).
+      type: str
+    stage:
+      description: V(order) for this module.
+      type: str
+    retry_at:
+      description: For V(rate-limited-until), the UTC time (ISO 8601) until which it is skipped; null otherwise.
+      type: str
+    problem:
+      description: The RFC 7807 problem document of the CA (bounded), null when there is none.
+      type: dict
+      contains:
+        type:
+          description: Problem type, for example C(urn:ietf:params:acme:error:rejectedIdentifier).
+          type: str
+        detail:
+          description: The CA's explanation (at most 1000 characters).
+          type: str
+        status:
+          description: HTTP status of the problem, when given.
+          type: int
+        subproblems:
+          description: Per-identifier problems (RFC 8555 section 6.7.1), each with C(type), C(detail), C(status)
+            and C(identifier) (C(type) and C(value)).
+          type: list
+          elements: dict
+  sample: {"api": {"msg": "creating an order for api.example.com failed: api.example.com: rejectedIdentifier: ...",
+           "reason": "ca-problem", "stage": "order", "retry_at": null,
+           "problem": {"type": "urn:ietf:params:acme:error:rejectedIdentifier", "detail": "...", "status": 400,
+                       "subproblems": []}}}
 http_requests:
   description: Number of HTTP requests sent to the ACME server.
   returned: always
@@ -210,6 +307,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import KEY_TYPES
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
 
@@ -232,6 +330,7 @@ def main():
         force=dict(type='bool', default=False),
         use_ari=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
         concurrency=dict(type='int', default=10),
+        fail_on_error=dict(type='bool', default=True),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('account_key_src', 'account_key_content')],
@@ -250,17 +349,20 @@ def main():
         modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
         runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
                              renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])
-        results, challenges, errors = runner.run(specs, params['concurrency'])
+        results, challenges, _errors = runner.run(specs, params['concurrency'])
     except CertpilotError as exc:
         module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
     for warning in runner.warnings:
         module.warn(warning)
     timings = modsupport.take_timings(results, started)
-    changed = any(r['action'] in ('order', 'resume') for r in results.values())
-    out = dict(changed=changed, certificates=results, challenges=challenges, http_requests=client.request_count,
-               timings=timings)
-    if errors:
-        module.fail_json(msg='%d of %d certificates failed: %s' % (len(errors), len(results), '; '.join(errors)), **out)
+    due = sorted(name for name, r in results.items() if r['action'] in ('order', 'resume'))
+    out = dict(changed=bool(due), certificates=results, challenges=challenges, due=due,
+               failed_certificates=runner.failed, http_requests=client.request_count, timings=timings)
+    if runner.failed:
+        msg = faillib.summary(runner.failed, len(results))
+        if params['fail_on_error']:
+            module.fail_json(msg=msg, **out)
+        module.warn(msg)
     module.exit_json(**out)
 
 

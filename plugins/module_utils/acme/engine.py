@@ -17,6 +17,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as c
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC, iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
     KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
@@ -26,8 +28,6 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.renewal import decide
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, CertStore
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
-
-RESUMABLE = ('pending', 'ready', 'processing', 'valid')
 
 
 def _now():
@@ -112,6 +112,23 @@ def _mark(exc):
     return exc
 
 
+def _refuses_replacement(exc):
+    """A new-order refusal that may be about ``replaces`` (RFC 9773 lets a CA refuse it, some with a 5xx).
+
+    Any 4xx or 5xx answer counts, except a rate limit (asking again at once would only make it worse).
+    """
+    try:
+        status = int(exc.status)
+    except (TypeError, ValueError):
+        return False
+    return 400 <= status < 600 and not rate_limits.is_rate_limit(exc)
+
+
+def shares_identifier(have, want):
+    """True when two identifier lists (``csr.identifier_key`` form) have at least one identifier in common."""
+    return bool(set(tuple(i) for i in have or []) & set(tuple(i) for i in want or []))
+
+
 class _StoreWork:
     """What OrderRunner and Finalizer share: the ACME API, the account, the store, thread-safe warnings."""
 
@@ -124,10 +141,45 @@ class _StoreWork:
         self.account = _AccountHolder(client, key)
         self.warnings = []
         self._warn_lock = threading.Lock()
+        # {name: failed_certificates entry} of the last run()
+        self.failed = {}
+        self.check_mode = False
 
     def warn(self, msg):
         with self._warn_lock:
             self.warnings.append(msg)
+
+    def failure(self, name, exc, stage):
+        """The failed_certificates entry for ``exc``; a rate limit with a known end is recorded in the store."""
+        limit = rate_limits.rate_limit_of(exc, self.now())
+        if limit is None:
+            return faillib.entry(exc, stage)
+        until, problem = limit
+        if not self.check_mode:
+            try:
+                rate_limits.record(self.store, name, until, problem, self.now(), stage)
+            except CertpilotError as err:
+                self.warn('%s: could not record the rate limit: %s' % (name, err.msg))
+        return faillib.entry(exc, stage, retry_at=iso_z(until))
+
+    def rate_limited(self, name, stage):
+        """The failed_certificates entry when ``name`` is still rate-limited (ratelimit.json), else None."""
+        active = rate_limits.load(self.store, name, self.now())
+        if active is None:
+            return None
+        return faillib.rate_limited_entry(iso_z(active['until']), active['record'], stage)
+
+    def cleared(self, name):
+        """The CA accepted ``name`` again: drop its rate-limit record."""
+        if not self.check_mode:
+            rate_limits.clear(self.store, name)
+
+    def current_not_after(self, name):
+        """Expiry of the stored certificate (for error results), None when there is none or it is unreadable."""
+        try:
+            return cert_facts(self.store, name)[1]['not_after']
+        except (CertpilotError, ValueError, OSError):
+            return None
 
 
 class OrderRunner(_StoreWork):
@@ -143,19 +195,24 @@ class OrderRunner(_StoreWork):
         self.force = force
 
     def run(self, specs, concurrency=10):
+        """(results, challenges, errors); ``self.failed`` gets one failed_certificates entry per failure."""
         outcomes = run_parallel(self.one, specs, concurrency)
-        results, challenges, errors = {}, [], []
+        results, challenges, errors, self.failed = {}, [], [], {}
         for outcome in outcomes:
             name = outcome.item['name']
             if outcome.ok:
                 result, chals = outcome.value
+                failure = result.pop('_failure', None)
                 results[name] = result
                 challenges.extend(chals)
             else:
-                msg = getattr(outcome.error, 'msg', None) or '%s: %s' % (type(outcome.error).__name__, outcome.error)
-                results[name] = {'action': 'error', 'reason': msg, 'order_url': None, 'status': None,
-                                 'not_after': None, 'error': msg}
-                errors.append('%s: %s' % (name, msg))
+                failure = self.failure(name, outcome.error, 'order')
+                results[name] = {'action': 'error', 'reason': failure['msg'], 'order_url': None, 'status': None,
+                                 'not_after': self.current_not_after(name), 'error': failure['msg'],
+                                 'identifiers': [i['value'] for i in outcome.item['identifiers']]}
+            if failure is not None:
+                self.failed[name] = failure
+                errors.append('%s: %s' % (name, failure['msg']))
         return results, challenges, errors
 
     # -- one certificate --------------------------------------------------------------------------------
@@ -164,8 +221,15 @@ class OrderRunner(_StoreWork):
         name = spec['name']
         cert, facts = cert_facts(self.store, name)
         want = csrlib.identifier_key(spec['identifiers'])
-        result = {'action': 'none', 'reason': None, 'order_url': None, 'status': None,
+        result = {'action': 'none', 'reason': None, 'order_url': None, 'status': None, 'error': None,
                   'not_after': facts['not_after'], 'identifiers': [i['value'] for i in spec['identifiers']]}
+        # 0. still rate-limited by the CA (ratelimit.json): skip until then, without asking it
+        limited = self.rate_limited(name, 'order')
+        if limited is not None:
+            result.update({'action': 'skipped', 'reason': 'rate-limited until %s' % limited['retry_at'],
+                           'error': limited['msg'], '_failure': limited,
+                           'seconds': round(time.monotonic() - started, 3)})
+            return result, []
         # 1. resume a still-pending stored order for the same request
         stored = self.store.load_order(name)
         if stored and self._same_request(stored, spec):
@@ -185,6 +249,9 @@ class OrderRunner(_StoreWork):
         # ARI and 'replaces' only make sense at the CA that issued the certificate.
         ari_at, ari_expl, replaces = self._ari(name, cert) if other is None else (None, None, None)
         have = csrlib.identifier_key(csrlib.cert_identifiers(cert)) if cert is not None else None
+        if replaces and not shares_identifier(have, want):
+            # RFC 9773: a replacement must share an identifier with the certificate it replaces
+            replaces = None
         renew, reason = decide(self.now(), x509lib.not_before(cert) if cert is not None else None,
                                x509lib.not_after(cert) if cert is not None else None, have, want,
                                key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
@@ -203,11 +270,15 @@ class OrderRunner(_StoreWork):
         try:
             url, order = self.api.new_order(spec['identifiers'], spec['profile'], replaces)
         except AcmeProblem as exc:
-            if not replaces or not exc.status or not 400 <= int(exc.status) < 500 or int(exc.status) == 429:
+            if not replaces or not _refuses_replacement(exc):
                 raise
-            # the CA refused 'replaces' (e.g. already replaced): order without it
-            self.warn('%s: the CA refused replaces=%s (%s); ordering without it' % (name, replaces, exc.detail))
+            # the CA refused the order naming the replaced certificate (already replaced, not ours, or a
+            # server that does not support it): order once more, without it
+            self.warn('%s: the CA refused the order with replaces=%s (HTTP %s, %s); ordering without it'
+                      % (name, replaces, exc.status, exc.detail))
+            replaces = None
             url, order = self.api.new_order(spec['identifiers'], spec['profile'], None)
+        self.cleared(name)
         key_pem, reused = self._pending_key(name, spec)
         key = load_private_key(key_pem, what='%s private key' % name)
         csr_pem = csrlib.make_csr(key, spec['identifiers'])
@@ -242,13 +313,14 @@ class OrderRunner(_StoreWork):
             if exc.status in (404, 403) or exc.is_type('malformed') or exc.is_type('unauthorized'):
                 return None
             raise
-        if order.get('status') not in RESUMABLE:
+        if order.get('status') not in PENDING_STATES:
             return None
         authzs, chals = self._authorizations(name, spec, order)
         if not self.check_mode:
             doc = dict(stored)
             doc.update({'status': order.get('status'), 'authorizations': authzs, 'expires': order.get('expires')})
             self.store.save_order(name, doc)
+        self.cleared(name)
         result.update({'action': 'resume', 'order_url': stored['url'], 'status': order.get('status'),
                        'reason': 'resuming the %s order created %s' % (order.get('status'), stored.get('created'))})
         return result, chals
@@ -344,16 +416,20 @@ class Finalizer(_StoreWork):
         self.deactivate_on_failure = deactivate_on_failure
 
     def run(self, names, concurrency=10):
+        """(results, errors); ``self.failed`` gets one failed_certificates entry per failure."""
         outcomes = run_parallel(self.one, names, concurrency)
-        results, errors = {}, []
+        results, errors, self.failed = {}, [], {}
         for outcome in outcomes:
             name = outcome.item
             if outcome.ok:
+                failure = outcome.value.pop('_failure', None)
                 results[name] = outcome.value
             else:
-                msg = getattr(outcome.error, 'msg', None) or '%s: %s' % (type(outcome.error).__name__, outcome.error)
-                results[name] = {'changed': False, 'error': msg}
-                errors.append('%s: %s' % (name, msg))
+                failure = self.failure(name, outcome.error, 'finalize')
+                results[name] = {'changed': False, 'error': failure['msg']}
+            if failure is not None:
+                self.failed[name] = failure
+                errors.append('%s: %s' % (name, failure['msg']))
         return results, errors
 
     def facts(self, name, changed):
@@ -386,6 +462,12 @@ class Finalizer(_StoreWork):
         if not stored or stored.get('status') not in PENDING_STATES:
             result = self.facts(name, False)
             result['skipped'] = 'no pending order'
+            return result
+        limited = self.rate_limited(name, 'finalize')
+        if limited is not None:
+            # still rate-limited (ratelimit.json): the pending order is kept for a run after that time
+            result = self.facts(name, False)
+            result.update({'skipped': 'rate-limited', 'error': limited['msg'], '_failure': limited})
             return result
         self.account.get(required=True)
         order_url = stored['url']
@@ -428,6 +510,7 @@ class Finalizer(_StoreWork):
         archived = self.store.install(name, files)
         self.store.remove(name, 'pending')
         self.store.remove(name, 'ari.json')
+        self.cleared(name)
         doc = dict(stored)
         doc.update({'status': 'done', 'certificate_url': order['certificate'], 'finalized': iso_z(self.now()),
                     'serial': '%x' % certs[0].serial_number, 'archived': archived})
