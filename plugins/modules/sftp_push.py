@@ -20,9 +20,12 @@ description:
   - A destination that is a symlink or not a regular file is refused, never read or written through.
   - Private keys are recognised by parsing the PEM, old and new content alike; their text and digest
     never appear in results, diff or messages, with or without C(secret).
-  - After the upload an optional I(validate_command) and I(reload_command) run on the host. If either
-    fails, or a certificate marked with I(files[].verify) is not served after the reload, the previous
-    files are put back (and the service reloaded again) and the host is reported as failed.
+  - Each host goes through the collection's install transaction (the same code as M(certpilot.tls.cert_files)) -
+    plan, write, I(validate_command), reload (I(reload) or I(reload_command)), verify (I(files[].verify)), commit.
+    If any step fails (a non-zero exit, a command that runs longer than I(command_timeout), a lost connection,
+    a certificate that is not served after the reload), the previous files are put back (after reconnecting
+    when the connection was lost), the server is reloaded again if a reload had started, and the host is
+    reported as failed with the step named. The previous content is kept in memory, never as a file on the host.
   - Host keys are always checked against I(known_hosts); unknown or changed keys are refused unless
     I(host_key_policy=accept_new), which records unknown keys (changed keys are still refused).
   - Runs where the files are (typically the ACME host); I(src) paths are read there.
@@ -71,6 +74,30 @@ options:
       reload_command:
         description: Overrides the top-level I(reload_command) for this host.
         type: str
+      reload:
+        description: Overrides the top-level I(reload) for this host (same suboptions).
+        type: dict
+        suboptions:
+          mechanism:
+            description: The reload mechanism.
+            type: str
+            choices: [service, command, signal]
+          service:
+            description: Service name for C(service).
+            type: str
+          command:
+            description: Command line for C(command).
+            type: str
+          pid_file:
+            description: Absolute path on the host of the pid file for C(signal).
+            type: str
+          signal:
+            description: Signal name for C(signal).
+            type: str
+            default: HUP
+          timeout:
+            description: Seconds the reload may take (default I(command_timeout)).
+            type: int
   files:
     description:
       - Files pushed to every target.
@@ -121,8 +148,39 @@ options:
         A non-zero exit status restores the previous files and fails the host with the command's output.
     type: str
   reload_command:
-    description: Command run on each host after the files changed and validation passed, for example C(nginx -s reload).
+    description:
+      - Command run on each host after the files changed and validation passed, for example C(nginx -s reload).
+      - The same as I(reload) with C(mechanism=command); give one or the other.
     type: str
+  reload:
+    description:
+      - How each host reloads after the files changed and validation passed, and again after a rollback
+        if a reload had started (the same mechanism both ways).
+      - C(mechanism) is C(service) (C(systemctl reload <service>) where systemd runs, C(service <service> reload)
+        otherwise), C(command) (C(command), a command line) or C(signal) (C(signal), default C(HUP), sent to the
+        process id in C(pid_file), read over SFTP). C(timeout) defaults to I(command_timeout).
+    type: dict
+    suboptions:
+      mechanism:
+        description: The reload mechanism.
+        type: str
+        choices: [service, command, signal]
+      service:
+        description: Service name for C(service).
+        type: str
+      command:
+        description: Command line for C(command).
+        type: str
+      pid_file:
+        description: Absolute path on the host of the pid file for C(signal).
+        type: str
+      signal:
+        description: Signal name for C(signal).
+        type: str
+        default: HUP
+      timeout:
+        description: Seconds the reload may take (default I(command_timeout)).
+        type: int
   concurrency:
     description: How many hosts are handled at the same time.
     type: int
@@ -194,8 +252,11 @@ hosts:
     validated:
       description: Whether the validate command ran and passed.
       type: bool
+    step:
+      description: The last step reached (plan, write, validate, reload, verify, commit); on failure the step that failed.
+      type: str
     reloaded:
-      description: Whether the reload command ran and passed.
+      description: Whether the reload ran and passed.
       type: bool
     rolled_back:
       description: Whether the previous files were restored after a failure.
@@ -243,6 +304,16 @@ from ansible_collections.certpilot.tls.plugins.module_utils.ssh import hostkeys
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import run_push
 
 
+_RELOAD_OPTIONS = dict(
+    mechanism=dict(type='str', choices=['service', 'command', 'signal']),
+    service=dict(type='str'),
+    command=dict(type='str'),
+    pid_file=dict(type='str'),
+    signal=dict(type='str', default='HUP'),
+    timeout=dict(type='int'),
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -254,6 +325,7 @@ def main():
                 files=dict(type='list', elements='dict', default=[]),
                 validate_command=dict(type='str'),
                 reload_command=dict(type='str'),
+                reload=dict(type='dict', options=_RELOAD_OPTIONS),
             )),
             files=dict(type='list', elements='dict', default=[]),
             username=dict(type='str', default='root'),
@@ -265,6 +337,7 @@ def main():
             host_key_policy=dict(type='str', choices=['strict', 'accept_new'], default='strict'),
             validate_command=dict(type='str'),
             reload_command=dict(type='str'),
+            reload=dict(type='dict', options=_RELOAD_OPTIONS),
             concurrency=dict(type='int', default=8),
             timeout=dict(type='int', default=10),
             command_timeout=dict(type='int', default=60),

@@ -13,7 +13,9 @@ their text and digest never reach a result or a diff, whatever ``secret`` says. 
 that are symlinks or not regular files are refused, and so is a symlinked directory between
 a spec's ``base`` and its file.
 ``ssh/push.py`` passes a real SFTP client, ``common/local_files.py`` the local file system,
-so both transports share one decision logic (what to create, update, chmod or remove).
+so both transports share one decision logic (what to create, update, chmod or remove). The
+steps around it (validate, reload, verify, commit, and the restore when any of them fails)
+are ``install_transaction.py``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -243,7 +245,7 @@ def write_atomic(sftp, dest, data, mode, directory_mode=0o755):
 
 
 def apply(sftp, states):
-    """Make every changed file as wanted; raise on the first error (caller rolls back)."""
+    """Make every changed file as wanted; raise on the first error (``install_transaction`` restores)."""
     for state in states:
         if not state.changed:
             continue
@@ -255,24 +257,3 @@ def apply(sftp, states):
         else:
             write_atomic(sftp, spec.dest, spec.data, spec.mode, directory_mode_for(spec))
         state.applied = True
-
-
-def rollback(sftp, states):
-    """Put back what every applied change replaced. Returns a list of errors (best effort)."""
-    errors = []
-    for state in reversed(states):
-        if not state.applied:
-            continue
-        dest = state.spec.dest
-        try:
-            if state.old is None:
-                sftp.remove(dest)
-            elif state.action == 'chmod':
-                sftp.chmod(dest, state.old_mode)
-            else:
-                write_atomic(sftp, dest, state.old, state.old_mode if state.old_mode is not None else state.spec.mode,
-                             directory_mode_for(state.spec))
-            state.applied = False
-        except (IOError, OSError) as exc:
-            errors.append('%s: %s' % (dest, exc))
-    return errors

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Install many files on the local host in one call, keep what they replaced, undo on demand.
+"""The local side of ``install_transaction`` (``cert_files`` on the target host).
 
-The decisions (create, update, chmod, remove) come from ``file_transaction``; this file
-adds what a local install needs on top: fsync, owner and group, and backups that survive
-the call. A backup is a hard link to the replaced inode, so it keeps the exact content,
-mode and owner at no cost, and a later task (after a reload and a TLS check) can put the
-previous files back with one rename each.
+The steps and the rollback come from ``install_transaction``, the file decisions from
+``file_transaction``; this file adds what a local install needs: the file system (fsync,
+owner and group, ``O_NOFOLLOW``, final-mode creation), a command runner with timeouts
+(``LocalRunner``) and backups that survive the call (``HardLinkBackups``). A backup is a
+hard link to the replaced inode, so it keeps the exact content, mode and owner at no cost,
+and a later call (after a TLS check on the controller) commits or rolls back with one
+rename or unlink each (``finish_local``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,16 +20,18 @@ import grp
 import os
 import posixpath
 import pwd
+import shlex
 import shutil
+import signal
+import threading
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import (
-    apply, directory_mode_for, makedirs, plan)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import fsync_dir
+from ansible_collections.certpilot.tls.plugins.module_utils.common.install_transaction import (
+    CommandTimeout, InstallTransaction, finish)
+from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import signal_number
 
 BACKUP_SUFFIX = '.certpilot-backup'
-# Bounded output of the validate command: nginx -t is short; never keep megabytes.
-_OUTPUT_LIMIT = 8192
 
 
 class _SyncedFile(object):
@@ -113,6 +117,19 @@ class LocalFS(object):
         self.dirs_created.append(path)
 
 
+def _kill(proc):
+    try:
+        proc.kill()
+    except OSError:
+        pass  # it ended just now
+
+
+def _text(data):
+    if isinstance(data, bytes):
+        return data.decode('utf-8', 'replace')
+    return data or ''
+
+
 def resolve_owner(owner, group):
     """(uid, gid) for names or numbers; -1 means leave as is."""
     uid = gid = -1
@@ -170,19 +187,96 @@ def _owner_differs(path, uid, gid):
     return (uid != -1 and st.st_uid != uid) or (gid != -1 and st.st_gid != gid)
 
 
-class InstallResult(object):
-    def __init__(self):
-        self.files = []
-        self.backups = []
-        self.diff = []
-        self.changed = False
-        self.validate = None
+class HardLinkBackups(object):
+    """Backups of ``install_transaction`` that outlive the module call: ``.<name>.certpilot-backup`` hard links.
+
+    A chmod or chown would change the backup too (same inode), so the transaction writes a new
+    inode for those (``rewrite_in_place``).
+    """
+
+    rewrite_in_place = True
+
+    def keep(self, fs, state):
+        backup = _keep_previous(state.spec.dest) if state.old is not None else None
+        return {'dest': state.spec.dest, 'action': state.action, 'backup': backup}
+
+    def restore(self, fs, entries):
+        return restore([record for record, dummy in entries])
+
+    def discard(self, fs, records):
+        return discard(records)
+
+    def pending(self, records):
+        return pending_restores(records)
+
+
+class LocalRunner(object):
+    """Commands on this host with a timeout, through ``AnsibleModule.run_command``.
+
+    ``run_command`` has no timeout of its own: a timer kills the command (SIGKILL) when it runs
+    out, and the run counts as failed (``CommandTimeout``). An exception while it runs (an
+    interruption, see ``interrupts_as_errors``) kills it too: the command never outlives the call.
+    """
+
+    def __init__(self, run_command):
+        self._run_command = run_command
+
+    def run(self, command, timeout):
+        argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+        if not argv:
+            return 127, '', 'empty command'
+        # A missing binary gives a clear failure (and a restore), not an exception deep in the runner.
+        exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
+        if not exe or not os.access(exe, os.X_OK):
+            return 127, '', 'cannot run %s: no such executable' % argv[0]
+        running = {'proc': None, 'timed_out': False}
+
+        def started(proc):
+            running['proc'] = proc
+
+        def expire():
+            proc = running['proc']
+            if proc is not None and proc.poll() is None:
+                running['timed_out'] = True
+                _kill(proc)
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            rc, out, err = self._run_command([exe] + argv[1:], before_communicate_callback=started,
+                                             handle_exceptions=False)
+        except BaseException:
+            timer.cancel()
+            if running['proc'] is not None:
+                _kill(running['proc'])
+            raise
+        finally:
+            timer.cancel()
+        if running['timed_out']:
+            raise CommandTimeout('command %r did not complete within %ds (killed)' % (' '.join(argv), timeout))
+        return rc, _text(out), _text(err)
+
+    def service_reload(self, name, timeout):
+        if os.path.isdir('/run/systemd/system') and shutil.which('systemctl'):
+            return self.run(['systemctl', 'reload', name], timeout)
+        return self.run(['service', name, 'reload'], timeout)
+
+    def signal(self, pid, name, timeout):
+        try:
+            os.kill(pid, signal_number(name))
+        except ProcessLookupError:
+            return 1, '', 'no process %d (stale pid file?)' % pid
+        except OSError as exc:
+            return 1, '', 'cannot signal process %d: %s' % (pid, exc.strerror or exc)
+        return 0, '', ''
 
 
 class LocalFileInstall(object):
-    """Write a set of ``FileSpec`` on this host: all changes, then validate, or none at all."""
+    """Write a set of ``FileSpec`` on this host through the install transaction."""
 
-    def __init__(self, specs, owner=None, group=None, directory_mode=0o755):
+    def __init__(self, specs, owner=None, group=None, directory_mode=0o755, run_command=None):
+        """``run_command``: ``AnsibleModule.run_command`` (needed for a validate command or a reload)."""
+        self.run_command = run_command
         self.group_given = group not in (None, '')
         names = [s.dest for s in specs]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))
@@ -192,82 +286,81 @@ class LocalFileInstall(object):
         self.uid, self.gid = resolve_owner(owner, group)
         self.directory_mode = directory_mode
 
-    def run(self, check_mode=False, validate_command=None, keep_backups=True, run_command=None):
-        """``run_command(argv) -> (rc, stdout, stderr)``: AnsibleModule.run_command in the module."""
-        if validate_command and run_command is None:
-            raise CertpilotError('internal error: validate_command given without a command runner')
-        fs = LocalFS(self.uid, self.gid)
-        result = InstallResult()
-        try:
-            states = plan(fs, self.specs)
-        except (IOError, OSError) as exc:
-            raise CertpilotError('cannot read %s: %s' % (getattr(exc, 'filename', '') or 'a destination', exc.strerror or exc))
-        owner_fix = [s for s in states if s.spec.state == 'present' and not s.changed
-                     and _owner_differs(s.spec.dest, self.uid, self.gid)]
-        for state in states:
-            summary = state.summary()
-            if state in owner_fix:
-                summary.update(action='chown', changed=True)
-            result.files.append(summary)
-            diff = state.diff()
-            if diff:
-                result.diff.append(diff)
-        result.changed = any(s.changed for s in states) or bool(owner_fix)
-        if check_mode or not result.changed:
-            return result
+    def transaction(self, validate_command=None, validate_timeout=60, reload=None, runner=None):
+        uid, gid = self.uid, self.gid
 
-        for state in states:
-            # chmod or chown on the existing inode would change its backup (a hard link) too:
-            # write a new inode instead, so the backup keeps the previous mode and owner.
-            if state.action == 'chmod' or state in owner_fix:
-                state.action = 'update'
-        backups = []
-        try:
-            for state in states:
-                if state.changed:
-                    backups.append({'dest': state.spec.dest, 'action': state.action,
-                                    'backup': _keep_previous(state.spec.dest) if state.old is not None else None})
-            for state in states:
-                if state.changed and state.spec.state == 'present':
-                    # Directories of new files are created with the wanted mode and owner; those of
-                    # keys 0700 (0750 when a group is given), whatever directory_mode says.
-                    makedirs(fs, posixpath.dirname(state.spec.dest),
-                             directory_mode_for(state.spec, self.directory_mode, self.group_given))
-            apply(fs, states)
-        except (IOError, OSError, CertpilotError) as exc:
-            errors = restore(backups)
-            msg = 'writing the files failed, the previous files were restored: %s' % (getattr(exc, 'strerror', None) or exc,)
-            if errors:
-                msg += '; could not restore: %s' % '; '.join(errors)
-            raise CertpilotError(msg)
+        def owner_change(state):
+            return 'chown' if _owner_differs(state.spec.dest, uid, gid) else None
+        return InstallTransaction(
+            LocalFS(uid, gid), self.specs, backups=HardLinkBackups(),
+            runner=runner or (LocalRunner(self.run_command) if self.run_command else None),
+            validate=validate_command or None, validate_timeout=validate_timeout, reload=reload,
+            extra_change=owner_change, directory_mode=self.directory_mode, group_given=self.group_given)
 
-        if validate_command:
-            rc, out = _validate(validate_command, run_command)
-            result.validate = {'command': list(validate_command), 'rc': rc, 'output': out}
-            if rc != 0:
-                errors = restore(backups)
-                msg = 'validation failed (%s exited %s), the previous files were restored: %s' % (
-                    validate_command[0], rc, out.strip() or 'no output')
-                if errors:
-                    msg += '; could not restore: %s' % '; '.join(errors)
-                raise CertpilotError(msg, files=result.files, validate=result.validate, restored=True)
-        if not keep_backups:
-            discard(backups)
-            backups = [dict(b, backup=None) for b in backups]
-        result.backups = backups
-        return result
+    def run(self, check_mode=False, validate_command=None, keep_backups=True, reload=None, validate_timeout=60,
+            runner=None):
+        """Install. ``keep_backups``: leave the backups for a later commit or rollback (``finish_local``)."""
+        transaction = self.transaction(validate_command, validate_timeout, reload, runner)
+        with interrupts_as_errors():
+            return transaction.run(check_mode=check_mode, defer_commit=keep_backups)
 
 
-def _validate(argv, run_command):
-    # A missing binary must give a clear failure here (and a restore), not an exception deep in the runner.
-    exe = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
-    if not exe or not os.access(exe, os.X_OK):
-        return 127, 'cannot run %s: no such executable' % argv[0]
-    rc, out, err = run_command([exe] + list(argv[1:]))
-    text = '%s%s' % (out or '', err or '')
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return rc, text[-_OUTPUT_LIMIT:]
+class Interrupted(CertpilotError):
+    """SIGTERM, SIGHUP or SIGINT arrived (sshd stopped, the connection cut, Ctrl-C)."""
+
+
+class interrupts_as_errors(object):  # pylint: disable=invalid-name
+    """Turn the first SIGTERM/SIGHUP/SIGINT into ``Interrupted``, so the transaction restores before exiting.
+
+    When sshd goes away, the module (and its validate command) get SIGTERM or SIGHUP: without
+    this the process would die between the write and the commit and leave the new files and the
+    backups. Later signals are ignored until the restore is done (SIGKILL still ends everything).
+    Only in the main thread (``signal.signal`` refuses elsewhere, and then nothing changes).
+    """
+
+    _SIGNALS = ('SIGTERM', 'SIGHUP', 'SIGINT')
+
+    def __init__(self):
+        self.previous = {}
+
+    def _handler(self, signum, frame):
+        for number in self.previous:
+            signal.signal(number, signal.SIG_IGN)
+        raise Interrupted('interrupted by signal %d (connection cut or service stopping)' % signum)
+
+    def __enter__(self):
+        for name in self._SIGNALS:
+            number = getattr(signal, name, None)
+            if number is None:
+                continue
+            try:
+                self.previous[number] = signal.signal(number, self._handler)
+            except (ValueError, OSError):
+                pass  # not the main thread: leave the handlers alone
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            try:
+                signal.signal(number, handler)
+            except (ValueError, OSError, TypeError):
+                pass  # a handler we cannot put back (None from C code): keep ours, harmless
+        return False
+
+
+def finish_local(records, commit, reload=None, reloaded=False, check_mode=False, runner=None, run_command=None):
+    """Commit (remove the backups) or roll back (restore, reload again if the install reloaded)."""
+    if runner is None and run_command is not None:
+        runner = LocalRunner(run_command)
+    if reload is not None and reloaded and runner is None:
+        raise CertpilotError('internal error: a reload needs a command runner')
+    if check_mode:
+        if commit:
+            return {'restored': 0, 'removed': discard(records, check_mode=True), 'reloaded_again': False, 'errors': []}
+        return {'restored': pending_restores(records), 'removed': [], 'reloaded_again': False,
+                'errors': restore(records, check_mode=True)}
+    with interrupts_as_errors():
+        return finish(LocalFS(), HardLinkBackups(), records, commit, runner=runner, reload=reload, reloaded=reloaded)
 
 
 def restore(backups, check_mode=False):

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Push files over SFTP atomically, validate, reload, verify, and roll back on failure.
+"""One host of ``sftp_push``: the install transaction over SFTP, with SSH commands and a TLS check.
 
-The file decisions (create, update, chmod, remove, undo) live in ``common/file_transaction.py``;
-this file adds what is SSH-specific: remote commands, the served-certificate check, one host's flow.
+The steps and the rollback live in ``common/install_transaction.py`` (the same code as
+``cert_files``), the file decisions in ``common/file_transaction.py``; this file adds what is
+SSH-specific: the command runner (timeouts, lost connections), reconnecting for a restore, and
+the served-certificate check used as the verify step.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,27 +14,85 @@ __metaclass__ = type
 
 import hashlib
 import os
+import shlex
+import socket
 import ssl
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import apply, plan, rollback
+from ansible_collections.certpilot.tls.plugins.module_utils.common.install_transaction import (
+    CommandTimeout, ConnectionLost, InMemoryBackups, InstallTransaction, TransactionFailed)
+from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import ReloadSpec, signal_name
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
     Retryable, RetryPolicy, call_with_retry)
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.sftp_files import SFTPFiles
 
 
-def run_command(client, command, deadline, timeout=60):
-    """Run a remote command; (rc, stdout, stderr). Output is bounded, the wait has a deadline."""
-    wait = max(1.0, deadline.cap(timeout))
+# Where systemd runs, ``systemctl reload``; elsewhere the SysV ``service`` wrapper.
+_SERVICE_RELOAD = ('if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; '
+                   'then exec systemctl reload %(name)s; else exec service %(name)s reload; fi')
+
+
+def _lost(command, exc):
+    return ConnectionLost('connection lost while running %r: %s' % (command, exc or 'channel closed'))
+
+
+def run_command(client, command, timeout=60):
+    """Run a remote command; (rc, stdout, stderr). Output is bounded, the wait has a timeout.
+
+    Raises ``CommandTimeout`` when it does not finish in time (the channel is closed) and
+    ``ConnectionLost`` when the connection breaks (sshd gone, network cut).
+    """
+    if isinstance(command, (list, tuple)):
+        command = ' '.join(shlex.quote(str(a)) for a in command)
+    wait = max(1.0, float(timeout))
     try:
         stdin, stdout, stderr = client.exec_command(command, timeout=wait)
+    except socket.timeout as exc:
+        raise CommandTimeout('command %r did not complete within %.0fs: %s' % (command, wait, exc))
+    except Exception as exc:  # paramiko SSHException, EOFError, socket errors: the session is gone
+        raise _lost(command, exc)
+    channel = stdout.channel
+    try:
         stdin.close()
         out = stdout.read(65536).decode('utf-8', 'replace')
         err = stderr.read(65536).decode('utf-8', 'replace')
-        rc = stdout.channel.recv_exit_status()
-    except Exception as exc:  # socket.timeout, SSHException
-        raise CertpilotError('command %r did not complete within %.0fs: %s' % (command, wait, exc))
+        status = getattr(channel, 'status_event', None)
+        if status is not None and not status.wait(wait):
+            raise socket.timeout('no exit status')
+        rc = channel.recv_exit_status()
+    except socket.timeout as exc:
+        _close_quietly(channel)
+        raise CommandTimeout('command %r did not complete within %.0fs: %s' % (command, wait, exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        _close_quietly(channel)
+        raise _lost(command, exc)
+    transport = getattr(client, 'get_transport', lambda: None)()
+    if rc == -1 and (transport is None or not transport.is_active()):
+        raise _lost(command, None)
     return rc, out, err
+
+
+def _close_quietly(thing):
+    try:
+        thing.close()
+    except Exception:  # pylint: disable=broad-except
+        pass  # closing a broken channel or client: nothing more to do
+
+
+class SSHRunner(object):
+    """The command runner of ``install_transaction`` over an SSH connection."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def run(self, command, timeout):
+        return run_command(self.client, command, timeout)
+
+    def service_reload(self, name, timeout):
+        return self.run(_SERVICE_RELOAD % {'name': shlex.quote(name)}, timeout)
+
+    def signal(self, pid, name, timeout):
+        return self.run('kill -s %s %d' % (signal_name(name), int(pid)), timeout)
 
 
 def leaf_fingerprint(pem_data):
@@ -56,7 +116,6 @@ def served_fingerprint(address, port, server_name, deadline, timeout=10):
     Chain validation is deliberately off: the check is an exact fingerprint match
     with the certificate we just pushed, which is stronger than any chain check.
     """
-    import socket
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -100,135 +159,75 @@ def verify_served(endpoints, expected, deadline, probe=served_fingerprint, attem
 
 
 class HostPush(object):
-    """Everything that happens on one host: plan, write, validate, reload, verify, roll back."""
+    """One host over SSH: the install transaction with SFTP files, SSH commands and a TLS verify step."""
 
     def __init__(self, name, address, port, specs, validate_command=None, reload_command=None,
-                 username=None, command_timeout=60, verify_attempts=5, probe=served_fingerprint):
+                 username=None, command_timeout=60, verify_attempts=5, probe=served_fingerprint, reload=None):
         self.name = name
         self.address = address
         self.port = port
         self.specs = specs
         self.validate_command = validate_command
-        self.reload_command = reload_command
+        if reload is None and reload_command:
+            reload = ReloadSpec('command', command=reload_command, timeout=command_timeout)
+        self.reload = reload
         self.username = username
         self.command_timeout = command_timeout
         self.verify_attempts = verify_attempts
         self.probe = probe
-        self._restored = self._reload_started = False
+        self._deadline = None
 
     def run(self, connector, deadline, check_mode=False):
-        result = {'name': self.name, 'changed': False, 'files': [], 'validated': False,
-                  'reloaded': False, 'rolled_back': False, 'verified': [], 'diff': []}
-        client = connector.connect(self.address, self.port, deadline, username=self.username)
-        try:
+        opened = []
+
+        def connect():
+            client = connector.connect(self.address, self.port, deadline, username=self.username)
+            opened.append(client)
             raw = client.open_sftp()
             # Test doubles implement create() themselves; a paramiko client gets it from SFTPFiles.
             sftp = raw if hasattr(raw, 'create') else SFTPFiles(raw)
+            opened.append(sftp)
+            return sftp, SSHRunner(client)
+
+        def reconnect():
+            for thing in reversed(opened):
+                _close_quietly(thing)
+            del opened[:]
+            return connect()
+
+        self._deadline = deadline
+        try:
+            sftp, runner = connect()
+            verify = self._verify if any(spec.verify for spec in self.specs) else None
+            transaction = InstallTransaction(
+                sftp, self.specs, backups=InMemoryBackups(), runner=runner, validate=self.validate_command,
+                validate_timeout=self.command_timeout, reload=self.reload, verify=verify, deadline=deadline,
+                reconnect=reconnect)
             try:
-                return self._run(client, sftp, deadline, check_mode, result)
-            finally:
-                sftp.close()
+                result = transaction.run(check_mode=check_mode)
+            except TransactionFailed as exc:
+                details = dict(exc.details)
+                details['host'] = self.name
+                raise CertpilotError('%s: %s' % (self.name, exc.msg), **details)
         finally:
-            client.close()
+            for thing in reversed(opened):
+                _close_quietly(thing)
+        out = result.as_dict()
+        out['name'] = self.name
+        return out
 
-    def _fail(self, result, msg, **details):
-        details.update(result)
-        details['host'] = self.name
-        raise CertpilotError('%s: %s' % (self.name, msg), **details)
-
-    def _run(self, client, sftp, deadline, check_mode, result):
-        try:
-            states = plan(sftp, self.specs)
-        except (IOError, OSError) as exc:
-            self._fail(result, 'cannot read the current files: %s' % exc)
-        result['files'] = [state.summary() for state in states]
-        result['diff'] = [d for d in (state.diff() for state in states) if d]
-        changed = any(state.changed for state in states)
-        result['changed'] = changed
-        if check_mode:
-            return result
-        if not changed:
-            return self._verify(client, sftp, deadline, states, result, changed)
-        self._restored = self._reload_started = False
-        try:
-            return self._after_write(client, sftp, deadline, states, result)
-        except CertpilotError as exc:
-            if self._restored:
-                raise
-            reason = exc.msg
-        except Exception as exc:  # pylint: disable=broad-except
-            # paramiko SSHException, socket errors, EOF of a lost connection: still a failed step
-            if self._restored:
-                raise
-            reason = '%s: %s' % (type(exc).__name__, exc)
-        # A timeout, a lost channel or an error in validate, reload or verify: the step did not
-        # complete, so the new files must not stay. Restore, and reload again if a reload ran.
-        # A reload that timed out may have happened: reload again with the previous files.
-        self._restore(client, sftp, states, deadline, result, reload=self._reload_started)
-        self._fail(result, '%s; previous files restored%s' % (reason, ' and reloaded' if self._reload_started else ''))
-        return result  # not reached: _fail raises
-
-    def _after_write(self, client, sftp, deadline, states, result):
-        """Write, validate, reload, verify; every failure handled here restores before it raises."""
-        try:
-            apply(sftp, states)
-        except (IOError, OSError) as exc:
-            self._restored = True
-            problems = rollback(sftp, states)
-            result['rolled_back'] = not problems
-            self._fail(result, 'upload failed (%s); previous files restored%s'
-                       % (exc, '' if not problems else ' EXCEPT ' + '; '.join(problems)))
-        for step, command, done in (('validation', self.validate_command, 'validated'),
-                                    ('reload', self.reload_command, 'reloaded')):
-            if not command:
-                continue
-            if step == 'reload':
-                self._reload_started = True
-            rc, out, err = run_command(client, command, deadline, self.command_timeout)
-            if rc != 0:
-                self._restore(client, sftp, states, deadline, result, reload=step == 'reload')
-                self._fail(result, '%s command %r failed (rc=%d), previous files restored: %s'
-                           % (step, command, rc, (err or out).strip()), stdout=out, stderr=err)
-            result[done] = True
-        return self._verify(client, sftp, deadline, states, result, True)
-
-    def _verify(self, client, sftp, deadline, states, result, changed):
-        failures = []
+    def _verify(self, states):
+        checks = []
         for state in states:
             spec = state.spec
             if not spec.verify or spec.state != 'present':
                 continue
             expected = leaf_fingerprint(spec.data)
             if expected is None:
-                self._fail(result, '%s has verify endpoints but holds no PEM certificate' % spec.dest)
-            checks = verify_served(spec.verify, expected, deadline, probe=self.probe, attempts=self.verify_attempts)
-            result['verified'].extend(checks)
-            failures.extend('%s:%s (%s) %s' % (c['address'], c['port'], c['server_name'], c.get('error', ''))
-                            for c in checks if not c['ok'])
-        if failures:
-            if changed:
-                self._restore(client, sftp, states, deadline, result, reload=bool(self.reload_command))
-                self._fail(result, 'after the reload the new certificate is not served: %s; previous files '
-                           'restored and reloaded' % '; '.join(failures))
-            self._fail(result, 'files are up to date but the served certificate differs: %s' % '; '.join(failures))
-        return result
-
-    def _restore(self, client, sftp, states, deadline, result, reload):
-        self._restored = True
-        try:
-            problems = rollback(sftp, states)
-        except Exception as exc:  # pylint: disable=broad-except
-            problems = ['restore failed: %s: %s' % (type(exc).__name__, exc)]
-        result['rolled_back'] = not problems
-        if problems:
-            result['rollback_errors'] = problems
-        if reload and self.reload_command:
-            try:
-                rc, out, err = run_command(client, self.reload_command, deadline, self.command_timeout)
-            except CertpilotError as exc:
-                rc, out, err = -1, '', exc.msg
-            if rc != 0:
-                result.setdefault('rollback_errors', []).append('reload after rollback failed: %s' % (err or out).strip())
+                raise CertpilotError('%s has verify endpoints but holds no PEM certificate' % spec.dest)
+            checks.extend(verify_served(spec.verify, expected, self._deadline, probe=self.probe,
+                                        attempts=self.verify_attempts))
+        return checks
 
 
 def read_local(path):

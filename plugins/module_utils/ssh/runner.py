@@ -11,6 +11,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import hostkeys
 from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import FileSpec, parse_mode
+from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import ReloadSpec
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.push import HostPush, read_local
 
 _FILE_KEYS = frozenset(('dest', 'src', 'content', 'mode', 'state', 'secret', 'verify'))
@@ -56,6 +57,22 @@ def parse_file(item, target_address, cache):
                     secret=_bool(item.get('secret', False)), verify=verify)
 
 
+def reload_for(target, params):
+    """The reload mechanism of one target: its own ``reload``/``reload_command``, else the top-level one."""
+    timeout = params.get('command_timeout') or 60
+    for level, where in ((target, 'target %s' % target.get('name')), (params, 'top level')):
+        spec, command = level.get('reload') or {}, level.get('reload_command')
+        if spec.get('mechanism'):
+            if command:
+                raise CertpilotError('%s: give reload or reload_command, not both' % where)
+            data = dict((k, v) for k, v in spec.items() if v is not None)
+            data.setdefault('timeout', timeout)
+            return ReloadSpec.from_dict(data)
+        if command:
+            return ReloadSpec('command', command=command, timeout=timeout)
+    return None
+
+
 def build_hosts(params):
     cache = {}
     hosts = []
@@ -71,7 +88,7 @@ def build_hosts(params):
         hosts.append(HostPush(
             target['name'], target['address'], target.get('port') or 22, specs,
             validate_command=target.get('validate_command') or params.get('validate_command'),
-            reload_command=target.get('reload_command') or params.get('reload_command'),
+            reload=reload_for(target, params),
             username=target.get('username') or params.get('username'),
             command_timeout=params.get('command_timeout') or 60))
     return hosts

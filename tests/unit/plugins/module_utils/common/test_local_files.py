@@ -19,6 +19,15 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common import local_
 pytestmark = pytest.mark.timeout(30)
 
 
+def run_command(args, before_communicate_callback=None, handle_exceptions=True, **kwargs):
+    """What ``AnsibleModule.run_command`` does for the runner: Popen, the callback, then communicate."""
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if before_communicate_callback:
+        before_communicate_callback(proc)
+    out, err = proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
+
+
 def _mode(path):
     return os.stat(path).st_mode & 0o7777
 
@@ -32,12 +41,6 @@ def _write(path, data, mode=0o644):
     with open(path, 'wb') as handle:
         handle.write(data)
     os.chmod(path, mode)
-
-
-def _runner(argv):
-    # What AnsibleModule.run_command gives the module: (rc, stdout, stderr).
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20, check=False)
-    return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
 def _leftovers(directory):
@@ -105,10 +108,10 @@ def test_failed_validation_puts_everything_back(tmp_path):
     cert = str(tmp_path / 'cert.pem')
     new = str(tmp_path / 'vhost.conf')
     _write(cert, b'good')
-    install = lf.LocalFileInstall([FileSpec(cert, b'broken', 0o644), FileSpec(new, b'x', 0o644)])
+    install = lf.LocalFileInstall([FileSpec(cert, b'broken', 0o644), FileSpec(new, b'x', 0o644)], run_command=run_command)
     failing = [sys.executable, '-c', 'import sys; sys.stderr.write("emerg: bad certificate\\n"); sys.exit(1)']
     with pytest.raises(CertpilotError) as err:
-        install.run(validate_command=failing, run_command=_runner)
+        install.run(validate_command=failing)
     assert 'bad certificate' in err.value.msg and 'previous files were restored' in err.value.msg
     assert err.value.details['restored'] is True
     assert _read(cert) == b'good' and not os.path.exists(new)
@@ -119,16 +122,17 @@ def test_validation_runs_only_when_something_changed(tmp_path):
     path = str(tmp_path / 'a')
     marker = str(tmp_path / 'ran')
     cmd = [sys.executable, '-c', 'open(%r, "a").write("x")' % marker]
-    first = lf.LocalFileInstall([FileSpec(path, b'1', 0o644)]).run(validate_command=cmd, run_command=_runner)
+    first = lf.LocalFileInstall([FileSpec(path, b'1', 0o644)], run_command=run_command).run(validate_command=cmd)
     assert first.validate['rc'] == 0 and _read(marker) == b'x'
-    second = lf.LocalFileInstall([FileSpec(path, b'1', 0o644)]).run(validate_command=cmd, run_command=_runner)
+    second = lf.LocalFileInstall([FileSpec(path, b'1', 0o644)], run_command=run_command).run(validate_command=cmd)
     assert second.validate is None and _read(marker) == b'x'
 
 
 def test_missing_validate_binary_is_a_clear_failure(tmp_path):
     path = str(tmp_path / 'a')
     with pytest.raises(CertpilotError) as err:
-        lf.LocalFileInstall([FileSpec(path, b'1', 0o644)]).run(validate_command=[str(tmp_path / 'no-nginx'), '-t'], run_command=_runner)
+        lf.LocalFileInstall([FileSpec(path, b'1', 0o644)], run_command=run_command).run(
+            validate_command=[str(tmp_path / 'no-nginx'), '-t'])
     assert 'cannot run' in err.value.msg
     assert not os.path.exists(path)
 

@@ -10,6 +10,7 @@ import datetime
 import errno
 import hashlib
 import posixpath
+import socket
 
 import pytest
 
@@ -21,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common import file_transaction as ft
+from ansible_collections.certpilot.tls.plugins.module_utils.common.install_transaction import InMemoryBackups
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh import push
 from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transaction import KEY_PLACEHOLDER, parse_mode
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.runner import run_push
@@ -246,7 +248,7 @@ def test_failed_upload_leaves_no_temp_and_rollback_restores():
         ft.apply(sftp, states)
     assert sftp.content('/c/cert.pem') == b'newcert'
     assert [s.applied for s in states] == [True, False]
-    assert ft.rollback(sftp, states) == []
+    assert InMemoryBackups().restore(sftp, [(None, s) for s in states if s.changed]) == []
     assert sftp.content('/c/cert.pem') == b'oldcert' and sftp.content('/c/key.pem') == b'oldkey'
     assert [p for p in sftp.files if p.endswith('.tmp')] == []
 
@@ -256,7 +258,7 @@ def test_rollback_removes_created_files():
     states = ft.plan(sftp, [ft.FileSpec('/n/cert.pem', b'c', 0o644)])
     ft.apply(sftp, states)
     assert '/n/cert.pem' in sftp.files
-    ft.rollback(sftp, states)
+    InMemoryBackups().restore(sftp, [(None, s) for s in states if s.changed])
     assert '/n/cert.pem' not in sftp.files
 
 
@@ -417,14 +419,14 @@ def test_command_timeout_restores_and_reloads_only_if_a_reload_ran(step):
     sftp = FakeSFTP({'/c/cert.pem': (b'old\n', 0o644)})
 
     def hang(client):
-        raise OSError('timed out')  # what paramiko raises when the channel times out
+        raise socket.timeout('timed out')  # what paramiko raises when the channel times out
 
     calls = {'n': 0}
 
     def reload_times_out_once(client):
         calls['n'] += 1
         if calls['n'] == 1:
-            raise OSError('timed out')
+            raise socket.timeout('timed out')
         return (0, b'', b'')
 
     commands = {'nginx -t': hang} if step == 'nginx -t' else {'nginx -s reload': reload_times_out_once}
@@ -432,7 +434,8 @@ def test_command_timeout_restores_and_reloads_only_if_a_reload_ran(step):
     result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'new\n'}]), connector=FakeConnector({'10.0.0.1': client}))
     assert result['failed_hosts'] == ['h1']
     host = result['hosts']['h1']
-    assert 'did not complete' in host['error'] and 'previous files restored' in host['error']
+    assert 'did not complete' in host['error'] and 'previous files were restored' in host['error']
+    assert host['step'] == ('validate' if step == 'nginx -t' else 'reload')
     assert host['rolled_back'] is True
     assert sftp.content('/c/cert.pem') == b'old\n'
     assert not [p for p in sftp.files if p.endswith('.tmp')]
@@ -441,3 +444,41 @@ def test_command_timeout_restores_and_reloads_only_if_a_reload_ran(step):
     else:
         # the reload did not complete: it may have happened, so the restore reloads again
         assert client.ran == ['nginx -t', 'nginx -s reload', 'nginx -s reload']
+
+
+def test_lost_connection_reconnects_and_restores_on_the_new_session():
+    sftp = FakeSFTP({'/c/cert.pem': (b'old\n', 0o644)})
+    state = {'cut': False}
+
+    class Session(object):
+        """The first session's SFTP channel: dead once the connection is cut."""
+
+        def __getattr__(self, name):
+            if state['cut']:
+                raise EOFError('connection reset')
+            return getattr(sftp, name)
+
+    def cut(client):
+        state['cut'] = True
+        raise EOFError('connection reset')  # what paramiko raises when sshd goes away
+
+    first = FakeClient(Session(), {'nginx -t': cut})
+    second = FakeClient(sftp)
+    sessions = [first, second]
+
+    class Reconnecting(object):
+        connects = 0
+
+        def connect(self, address, port, deadline, username=None):
+            self.connects += 1
+            return sessions.pop(0)
+
+    connector = Reconnecting()
+    result = run_push(_params([{'dest': '/c/cert.pem', 'content': 'new\n'}]), connector=connector)
+    host = result['hosts']['h1']
+    assert connector.connects == 2
+    assert host['step'] == 'validate' and 'connection lost' in host['error']
+    assert 'previous files were restored' in host['error'] and host['rolled_back'] is True
+    assert sftp.content('/c/cert.pem') == b'old\n'
+    assert second.ran == []  # no reload had started, so none after the restore
+    assert result['changed'] is False
