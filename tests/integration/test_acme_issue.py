@@ -411,13 +411,15 @@ def test_force_renewal_reuse_key_and_archive(sandbox, run_playbook, tmp_path):
         assert (key == keys[name]) is bool(spec.get('reuse_key'))
         leaf = _load_chain(second[name]['cert_path'])[0]
         assert _public(serialization.load_pem_private_key(key, None)) == _public(leaf)
-        archive = os.path.join(extra['store'], name, 'archive')
-        stamps = os.listdir(archive)
-        assert len(stamps) == 1
-        old_cert = _load_chain(os.path.join(archive, stamps[0], 'cert.pem'))[0]
+        # the previous certificate is kept as generation 1, the new one is generation 2 (docs/acme.md "Store layout")
+        folder = os.path.join(extra['store'], name)
+        assert sorted(os.listdir(os.path.join(folder, 'generations'))) == ['1', '2']
+        assert os.readlink(os.path.join(folder, 'current')) == 'generations/2'
+        previous = os.path.join(folder, 'generations', '1')
+        old_cert = _load_chain(os.path.join(previous, 'cert.pem'))[0]
         assert format(old_cert.serial_number, 'x') == first[name]['serial']
-        assert open(os.path.join(archive, stamps[0], 'privkey.pem'), 'rb').read() == keys[name]
-        assert stat.S_IMODE(os.stat(os.path.join(archive, stamps[0], 'privkey.pem')).st_mode) == 0o600
+        assert open(os.path.join(previous, 'privkey.pem'), 'rb').read() == keys[name]
+        assert stat.S_IMODE(os.stat(os.path.join(previous, 'privkey.pem')).st_mode) == 0o600
 
 
 def test_switching_the_acme_directory_renews_once(sandbox, run_playbook, tmp_path):
