@@ -19,7 +19,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help deps apt venv demo test test-matrix sanity sanity-quick units integration lint \
-        changelog-lint docs-check docs-lint build-check sandbox-up sandbox-down sandbox-status bench bench-venv clean
+        changelog-lint docs-check docs-lint build-check galaxy-importer sandbox-up sandbox-down sandbox-status bench bench-venv clean
 
 help:
 	@echo "make demo         install deps, start the sandbox, run the main job twice, show the report"
@@ -95,6 +95,11 @@ docs-lint: deps
 build-check: deps
 	@echo "==> ansible-galaxy collection build in a dirty tree: no junk in the tarball"
 	@VENV=$(VENV) bash tests/tools/build_check.sh
+
+galaxy-importer: deps
+	@echo "==> galaxy-importer (flake8, ansible-doc, ansible-lint; no ansible-test) on the built tarball"
+	@bash tests/tools/bootstrap.sh importer
+	@VENV=$(VENV) bash tests/tools/galaxy_importer.sh
 
 integration: deps
 	@echo "==> integration tests against the sandbox"
