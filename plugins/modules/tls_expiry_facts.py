@@ -45,11 +45,25 @@ options:
       - C(name) - label of the result; defaults to C(host:port), or C(server_name@host:port) when
         the server name differs from the host.
       - C(address) - connect to this address instead of resolving C(host), either an IP address or a host name
-        resolved on the host running the module (IPv4 or IPv6, the resolver's first choice). A name that does not
-        resolve fails the module; it never skips the check.
+        resolved on the host running the module (IPv4 and IPv6, tried in the resolver's order), under the
+        endpoint's O(timeout). A name that does not resolve makes that endpoint an C(error) result naming the
+        name (it never skips the check, and the other endpoints are still checked).
+      - C(expect) - what the server must serve, as a dictionary with C(fingerprint_sha256) (SHA-256 of the
+        leaf certificate, hex, colons allowed) and C(chain_sha256) (the SHA-256 of every certificate the
+        server must send after the leaf, in order; an empty list for none). Both are required. The module
+        compares what was served and sets RV(tls_expiry.results[].expect_match) and
+        RV(tls_expiry.results[].expect_error); an endpoint that cannot be checked is a mismatch (fails closed).
+        A right leaf with a wrong, missing or extra intermediate is a mismatch.
     type: list
     elements: raw
     default: []
+  endpoints_file:
+    description:
+      - A JSON file on the host running the module with a list of more endpoints (entries as in O(endpoints)),
+        checked after those of O(endpoints).
+      - For thousands of endpoints, so that the task result (which repeats the module arguments) stays small.
+    type: path
+    version_added: 0.2.0
   files:
     description:
       - Certificate files on the target host (PEM, the leaf first, maybe followed by its chain; or DER).
@@ -105,10 +119,47 @@ options:
     type: str
     choices: [never, error, critical, warning]
     default: never
+  results_file:
+    description:
+      - Write the full facts (every result, as RV(tls_expiry) with O(return_results=full)) as JSON to this file on
+        the host running the module, whatever O(return_results) says.
+      - Written atomically (a temporary file in the same directory, created with O(results_file_mode), then
+        renamed), so a reader sees the previous file or the new one, never half of one. A symlink at the path
+        is replaced, never written through. The directory must exist.
+      - Not written in check mode.
+    type: path
+    version_added: 0.2.0
+  results_file_mode:
+    description: Permissions of O(results_file) from the moment it is created (octal string).
+    type: raw
+    default: '0640'
+    version_added: 0.2.0
+  return_results:
+    description:
+      - Which results the task returns in RV(tls_expiry.results) (the summary is always complete).
+      - V(full) - every result, in input order.
+      - V(problems) - only the results that need attention (status not C(ok), or an C(expect) mismatch), most
+        urgent first, as many as fit in O(return_max_bytes) of JSON.
+      - V(summary) - no results.
+      - "For AWX or Automation Controller, which drops a job event over 700,000 bytes: with more than a few
+        hundred endpoints use O(results_file) with V(problems) or V(summary), and O(endpoints_file)."
+      - RV(tls_expiry.returned) says how many results were left out.
+    type: str
+    choices: [full, problems, summary]
+    default: full
+    version_added: 0.2.0
+  return_max_bytes:
+    description:
+      - With O(return_results=problems), the most JSON bytes of results returned. The results appear twice in the
+        task result (RV(tls_expiry) and the fact), so the results take at most twice this.
+    type: int
+    default: 150000
+    version_added: 0.2.0
 attributes:
   check_mode:
     support: full
-    description: The module only reads; it runs the same in check mode.
+    description: The module only reads (and writes O(results_file) when given); in check mode it probes the same
+      and writes nothing.
   diff_mode:
     support: none
     description: Nothing to diff.
@@ -140,6 +191,23 @@ EXAMPLES = r'''
       - /etc/nginx/tls/fullchain.pem
     warn_days: 21
     critical_days: 7
+
+- name: Verify that a deployed certificate is served with its chain, through a name resolved here
+  certpilot.tls.tls_expiry_facts:
+    endpoints:
+      - host: www.example.com
+        address: web1.internal.example.com
+        expect:
+          fingerprint_sha256: "{{ leaf_sha256 }}"
+          chain_sha256: "{{ intermediate_sha256_list }}"
+  register: served
+  failed_when: served.tls_expiry.results | rejectattr('expect_match') | list | length > 0
+
+- name: Thousands of endpoints - full results to a file, only the problems in the task result
+  certpilot.tls.tls_expiry_facts:
+    endpoints_file: /var/lib/certpilot/endpoints.json
+    results_file: /var/lib/certpilot/expiry-report/tls-expiry.json
+    return_results: problems
 
 - name: Short-lived certificates, fail the job when anything is critical or worse
   certpilot.tls.tls_expiry_facts:
@@ -212,8 +280,35 @@ tls_expiry:
           description: One summary line for a job log (counts per status and the worst five).
           type: str
           sample: 'certpilot TLS expiry: 2 checked: 0 error, 1 expired, 0 invalid, 0 critical, 0 warning, 1 ok; worst: old (expired)'
+    returned:
+      description: Which results RV(tls_expiry.results) holds (see O(return_results)).
+      type: dict
+      version_added: 0.2.0
+      contains:
+        mode:
+          description: The O(return_results) value.
+          type: str
+          sample: problems
+        results:
+          description: Number of results returned.
+          type: int
+          sample: 3
+        omitted:
+          description: Number of results left out (all of them are in O(results_file)).
+          type: int
+          sample: 4997
+        problems:
+          description: Number of results that need attention (status not C(ok), or an C(expect) mismatch).
+          type: int
+          sample: 3
+        results_file:
+          description: The file the full facts were written to (null when none was written, as in check mode).
+          type: str
+          sample: /var/lib/certpilot/expiry-report/tls-expiry.json
     results:
-      description: One entry per endpoint then per file, in input order.
+      description:
+        - One entry per endpoint then per file, in input order (O(return_results=full)); only the problems,
+          most urgent first (V(problems)); none (V(summary)).
       type: list
       elements: dict
       contains:
@@ -236,7 +331,7 @@ tls_expiry:
           description: STARTTLS protocol used.
           type: str
         address:
-          description: IP address connected to.
+          description: IP address connected to (the C(address) given, a host name, when no connection was made).
           type: str
         path:
           description: File path (files only).
@@ -314,6 +409,22 @@ tls_expiry:
           description: Presented chain, leaf first (subject, issuer, not_before, not_after, serial, fingerprint_sha256).
           type: list
           elements: dict
+        served_chain_sha256:
+          description: SHA-256 (lower-case hex) of every certificate presented after the leaf, in the order sent.
+          type: list
+          elements: str
+          version_added: 0.2.0
+        expect_match:
+          description:
+            - Whether the endpoint served the C(expect) leaf and chain exactly (null without C(expect), and for files).
+            - False when the endpoint could not be checked (fails closed).
+          type: bool
+          version_added: 0.2.0
+        expect_error:
+          description: Why RV(tls_expiry.results[].expect_match) is false (null otherwise).
+          type: str
+          sample: 'right leaf, wrong chain: served [9f86...], expected [60303a...]'
+          version_added: 0.2.0
         chain_source:
           description: How the chain was read (C(public), C(private), C(leaf-only) or C(file)).
           type: str
@@ -335,6 +446,7 @@ try:
     from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import (
         HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR)
     from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Options, collect
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls import results as _results
     from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 except ImportError as exc:  # pragma: no cover
     HAS_CRYPTOGRAPHY = False
@@ -356,6 +468,11 @@ def main():
             ca_bundle=dict(type='path'),
             system_roots=dict(type='bool', default=True),
             fail_on=dict(type='str', default='never', choices=['never', 'error', 'critical', 'warning']),
+            endpoints_file=dict(type='path'),
+            results_file=dict(type='path'),
+            results_file_mode=dict(type='raw', default='0640'),
+            return_results=dict(type='str', default='full', choices=['full', 'problems', 'summary']),
+            return_max_bytes=dict(type='int', default=150000),
         ),
         supports_check_mode=True,
     )
@@ -368,11 +485,21 @@ def main():
             warn_ratio=params['warn_ratio'], critical_ratio=params['critical_ratio'],
             timeout=params['timeout'], retries=params['retries'], concurrency=params['concurrency'],
             ca_bundle=params['ca_bundle'], system_roots=params['system_roots'], fail_on=params['fail_on'])
-        facts, failing = collect(params['endpoints'], params['files'], options,
-                                 host=_target_host())
+        endpoints = list(params['endpoints'])
+        if params['endpoints_file']:
+            endpoints.extend(_results.read_endpoints_file(params['endpoints_file']))
+        file_mode = _results.parse_mode(params['results_file_mode'])
+        # Validate before the (possibly long) run, so a typo costs nothing.
+        _results.shape({'results': []}, params['return_results'], params['return_max_bytes'])
+        facts, failing = collect(endpoints, params['files'], options, host=_target_host())
+        written = None
+        if params['results_file'] and not module.check_mode:
+            _results.write_results_file(params['results_file'], facts, file_mode)
+            written = params['results_file']
+        returned = _results.shape(facts, params['return_results'], params['return_max_bytes'], written)
     except CertpilotError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    result = dict(changed=False, tls_expiry=facts, ansible_facts=dict(tls_expiry=facts))
+    result = dict(changed=written is not None, tls_expiry=returned, ansible_facts=dict(tls_expiry=returned))
     if failing:
         summary = facts['summary']
         module.fail_json(

@@ -7,30 +7,34 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-import socket
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import parse_ip
 
 STARTTLS_CHOICES = ('none', 'smtp', 'imap', 'pop3', 'ftp', 'postgres')
 DEFAULT_PORTS = {'none': 443, 'smtp': 25, 'imap': 143, 'pop3': 110, 'ftp': 21, 'postgres': 5432}
-ENDPOINT_KEYS = ('host', 'port', 'server_name', 'starttls', 'name', 'address')
+ENDPOINT_KEYS = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect')
+EXPECT_KEYS = ('fingerprint_sha256', 'chain_sha256')
 FILE_KEYS = ('path', 'name', 'server_name')
 
 _HOST_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+_SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 
 
 class Endpoint:
     """One network endpoint to probe."""
 
-    __slots__ = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'index')
+    __slots__ = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect', 'index')
 
-    def __init__(self, host, port, server_name=None, starttls='none', name=None, address=None, index=0):
+    def __init__(self, host, port, server_name=None, starttls='none', name=None, address=None, index=0, expect=None):
         self.host = host
         self.port = port
         self.server_name = server_name or host
         self.starttls = starttls
+        # An IP address, or a host name resolved when the endpoint is probed (under its deadline).
         self.address = address
+        # None, or {'fingerprint_sha256': hex, 'chain_sha256': [hex, ...]} (normalized, see parse_expect).
+        self.expect = expect
         self.index = index
         self.name = name or default_name(host, port, self.server_name)
 
@@ -154,33 +158,60 @@ def parse_endpoint(item, index=0):
         _check_host(server_name, where + ' server_name')
     address = item.get('address')
     if address is not None:
-        address = resolve_address(str(address).strip(), port, where)
+        address = check_address(str(address).strip(), where)
+    expect = item.get('expect')
+    if expect is not None:
+        expect = parse_expect(expect, where)
     name = item.get('name')
     return Endpoint(host, port, server_name=server_name, starttls=starttls,
-                    name=str(name) if name not in (None, '') else None, address=address, index=index)
+                    name=str(name) if name not in (None, '') else None, address=address, index=index,
+                    expect=expect)
 
 
-def resolve_address(address, port, where, getaddrinfo=socket.getaddrinfo):
-    """An IP address as given, or a host name resolved here (on the controller), IPv4 or IPv6.
+def check_address(address, where):
+    """An IP address (normalized) or a syntactically valid host name; the name is resolved at probe time.
 
-    A name that does not resolve is an error, never a reason to skip the check: the caller
-    (a verification after a deploy) must fail closed. The first address in the resolver's
-    preference order (RFC 6724) is used, as a TLS client would.
+    Resolution happens per endpoint, under the endpoint's deadline, so that a name that does not
+    resolve is that endpoint's ``error`` result (never a reason to skip the check, never the loss of
+    the other endpoints).
     """
     if not address:
         raise CertpilotError('%s: address must not be empty' % where)
     ip = parse_ip(address)
     if ip is not None:
         return str(ip)
-    _check_host(address, where + ' address')
-    try:
-        infos = getaddrinfo(address, port, 0, socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise CertpilotError('%s: address %r does not resolve on the controller: %s' % (where, address, exc))
-    for family, dummy_type, dummy_proto, dummy_name, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            return str(parse_ip(sockaddr[0].split('%', 1)[0]))
-    raise CertpilotError('%s: address %r has no IPv4 or IPv6 address' % (where, address))
+    return _check_host(address, where + ' address')
+
+
+def normalize_sha256(value, where):
+    """Lower-case hex without separators; ``AB:CD:..`` and upper case are accepted."""
+    if not isinstance(value, str):
+        raise CertpilotError('%s: expected a SHA-256 fingerprint (64 hex digits), got %s' % (where, type(value).__name__))
+    text = value.strip().replace(':', '').lower()
+    if not _SHA256_RE.match(text):
+        raise CertpilotError('%s: %r is not a SHA-256 fingerprint (64 hex digits, colons allowed)' % (where, value))
+    return text
+
+
+def parse_expect(expect, where):
+    """The ``expect`` key of an endpoint: what the server must serve, leaf and chain."""
+    where = where + ' expect'
+    if not isinstance(expect, dict):
+        raise CertpilotError('%s: expected a dict with %s' % (where, ' and '.join(EXPECT_KEYS)))
+    unknown = sorted(set(expect) - set(EXPECT_KEYS))
+    if unknown:
+        raise CertpilotError('%s: unknown key(s) %s (allowed: %s)' % (where, ', '.join(unknown), ', '.join(EXPECT_KEYS)))
+    missing = [key for key in EXPECT_KEYS if expect.get(key) is None]
+    if missing:
+        raise CertpilotError('%s: %s required (the chain may be an empty list, never left out)' % (
+            where, ' and '.join('"%s"' % key for key in missing) + (' is' if len(missing) == 1 else ' are')))
+    chain = expect['chain_sha256']
+    if isinstance(chain, (str, bytes)) or not isinstance(chain, (list, tuple)):
+        raise CertpilotError('%s: chain_sha256 must be a list of fingerprints (the chain after the leaf, in order)' % where)
+    return {
+        'fingerprint_sha256': normalize_sha256(expect['fingerprint_sha256'], where + ' fingerprint_sha256'),
+        'chain_sha256': [normalize_sha256(item, '%s chain_sha256[%d]' % (where, i)) for i, item in enumerate(chain)],
+    }
 
 
 def parse_endpoints(items):

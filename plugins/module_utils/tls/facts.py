@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import hashlib
 import time
 import warnings
 
@@ -24,7 +25,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import Ch
 CERT_FIELDS = ('days_remaining', 'remaining_ratio', 'not_before', 'not_after', 'subject', 'issuer', 'sans', 'serial',
                'fingerprint_sha256', 'key_type', 'key_bits', 'signature_algorithm', 'chain_valid', 'chain_error',
                'chain_warnings',
-               'hostname_match', 'earliest_chain_expiry', 'chain', 'tls_version', 'reason')
+               'hostname_match', 'earliest_chain_expiry', 'chain', 'served_chain_sha256', 'tls_version', 'reason')
 
 
 def explain(result, thresholds, not_yet_valid=False):
@@ -53,6 +54,33 @@ def explain(result, thresholds, not_yet_valid=False):
         return 'expires in %.1f days, %.0f%% of its lifetime left (< %.0f%%)' % (
             days, 100.0 * (result.get('remaining_ratio') or 0.0), 100.0 * (limit_ratio or 0.0))
     return None
+
+
+def compare_served(expect, result):
+    """(match, why not) of what an endpoint served against ``expect`` (leaf and chain fingerprints, in order).
+
+    Fails closed: no handshake, or a chain that could not be read (``leaf-only``), is a mismatch.
+    """
+    if result.get('status') == 'error' or not result.get('fingerprint_sha256'):
+        return False, 'not verified: %s' % (result.get('error') or 'no certificate')
+    if result.get('chain_source') == 'leaf-only':
+        return False, 'not verified: this Python cannot read the presented chain (leaf only; Python 3.10+ needed)'
+    want_leaf = expect['fingerprint_sha256']
+    got_leaf = result['fingerprint_sha256']
+    if got_leaf != want_leaf:
+        return False, 'leaf %s served, expected %s' % (got_leaf, want_leaf)
+    want_chain = list(expect['chain_sha256'])
+    got_chain = list(result.get('served_chain_sha256') or [])
+    if got_chain != want_chain:
+        return False, 'right leaf, wrong chain: served %s, expected %s' % (
+            _chain_text(got_chain), _chain_text(want_chain))
+    return True, None
+
+
+def _chain_text(fingerprints):
+    if not fingerprints:
+        return 'no intermediate'
+    return '[%s]' % ', '.join(fingerprints)
 
 
 class Options:
@@ -177,6 +205,7 @@ class Collector:
             hostname_match=hostname_match,
             earliest_chain_expiry=iso_z(earliest),
             chain=[c.summary() for c in chain],
+            served_chain_sha256=[hashlib.sha256(der).hexdigest() for der in chain_der[1:]],
             error=None,
         )
         result['reason'] = explain(result, self.options.thresholds, not_yet_valid)
@@ -187,7 +216,14 @@ class Collector:
             'name': endpoint.name, 'source': 'endpoint', 'host': endpoint.host, 'port': endpoint.port,
             'server_name': endpoint.server_name, 'starttls': endpoint.starttls, 'address': endpoint.address,
             'path': None, 'status': 'error', 'error': None, 'chain_source': None, 'elapsed': None,
+            'expect_match': None, 'expect_error': None,
         }
+        result = self._endpoint_facts(endpoint, base)
+        if endpoint.expect is not None:
+            result['expect_match'], result['expect_error'] = compare_served(endpoint.expect, result)
+        return result
+
+    def _endpoint_facts(self, endpoint, base):
         start = time.monotonic()
         try:
             shake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
@@ -203,7 +239,7 @@ class Collector:
         base['elapsed'] = round(time.monotonic() - start, 3)
         base['tls_version'] = shake.tls_version
         base['chain_source'] = shake.chain_source
-        base['address'] = endpoint.address or shake.peer_address
+        base['address'] = shake.peer_address or endpoint.address
         return self.judge_chain(base, shake.chain_der, endpoint.server_name)
 
     def file_result(self, certfile, host=None):
@@ -211,6 +247,7 @@ class Collector:
             'name': certfile.name, 'source': 'file', 'host': host, 'port': None,
             'server_name': certfile.server_name, 'starttls': None, 'address': None,
             'path': certfile.path, 'status': 'error', 'error': None, 'chain_source': 'file', 'elapsed': None,
+            'expect_match': None, 'expect_error': None,
         }
         try:
             data = _read(certfile.path)

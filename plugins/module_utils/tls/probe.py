@@ -87,9 +87,10 @@ def make_context():
 class Resolver:
     """getaddrinfo under a deadline (it has no timeout of its own), cached per (host, port)."""
 
-    def __init__(self):
+    def __init__(self, getaddrinfo=None):
         self._cache = {}
         self._lock = threading.Lock()
+        self._getaddrinfo = getaddrinfo or socket.getaddrinfo
 
     def resolve(self, host, port, deadline):
         ip = parse_ip(host)
@@ -102,7 +103,8 @@ class Resolver:
             if entry is None:
                 entry = {'event': threading.Event(), 'value': None, 'error': None}
                 self._cache[key] = entry
-                worker = threading.Thread(target=self._lookup, args=(entry, host, port), name='resolve-%s' % host)
+                worker = threading.Thread(target=self._lookup, args=(entry, host, port, self._getaddrinfo),
+                                          name='resolve-%s' % host)
                 worker.daemon = True
                 worker.start()
         if not entry['event'].wait(deadline.remaining()):
@@ -112,10 +114,11 @@ class Resolver:
         return entry['value']
 
     @staticmethod
-    def _lookup(entry, host, port):
+    def _lookup(entry, host, port, getaddrinfo):
         try:
-            infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-            entry['value'] = [(info[0], info[4][:2]) for info in infos]
+            infos = getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            # IPv4 and IPv6, in the resolver's preference order (RFC 6724), as a TLS client tries them.
+            entry['value'] = [(info[0], info[4][:2]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
             if not entry['value']:
                 entry['error'] = ProbeError('%s has no addresses' % host)
         except socket.gaierror as exc:
@@ -181,8 +184,12 @@ def handshake_once(endpoint, context, resolver, deadline):
     """Connect, run STARTTLS if asked, complete the TLS handshake, return a ``Handshake``."""
     what = endpoint.name
     if endpoint.address:
-        ip = parse_ip(endpoint.address)
-        addresses = [(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, (str(ip), endpoint.port))]
+        try:
+            addresses = resolver.resolve(endpoint.address, endpoint.port, deadline)
+        except ProbeError as exc:
+            # The address option names where to connect: if it does not resolve, the check cannot run (fail closed).
+            raise ProbeError('%s: address %s does not resolve on the host running the check: %s' % (
+                what, endpoint.address, exc.msg))
     else:
         addresses = resolver.resolve(endpoint.host, endpoint.port, deadline)
     sock = _connect(addresses, deadline, what)

@@ -104,7 +104,7 @@ def test_parse_endpoint_dict_defaults_and_starttls_ports():
     ({'host': 'a.example', 'starttls': 'xmpp'}, 'starttls must be one of'),
     ({'host': 'a.example', 'colour': 'red'}, 'unknown key(s) colour'),
     ({'host': 'a.example:443', 'port': 443}, 'port given both'),
-    ({'host': 'a.example', 'address': 'not-an-ip.invalid'}, 'does not resolve on the controller'),
+    ({'host': 'a.example', 'address': 'not a name'}, 'not a valid host name or IP address'),
     ({'host': 'a.example', 'port': True}, 'port must be a number'),
     (42, 'expected "host[:port]" or a dict'),
 ])
