@@ -152,8 +152,9 @@ def prepare(cert_data, key_data):
         raise CertpilotError('The private key is a %s key, but Alibaba Cloud CLB accepts RSA only: issue an RSA '
                              'certificate for SLB' % key.__class__.__name__.replace('PrivateKey', '').lstrip('_'))
     public = key.public_key().public_numbers()
-    leaf = next((c for c in certs if isinstance(c.public_key(), rsa.RSAPublicKey)
-                 and c.public_key().public_numbers() == public), None)
+    def carries_key(cert):
+        return isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().public_numbers() == public
+    leaf = next((c for c in certs if carries_key(c)), None)
     if leaf is None:
         raise CertpilotError('The private key does not match the certificate (no certificate in the chain carries '
                              'its public key): check that certificate and key belong together')

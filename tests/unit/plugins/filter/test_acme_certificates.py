@@ -5,10 +5,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import importlib
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.certpilot.tls.plugins.filter import acme_certificates as f
+from ansible_collections.certpilot.tls.plugins.plugin_utils import acme_certificates as f
 
 RESULT = {
     'www': {'action': 'order', 'issued': True, 'not_after': '2027-01-01T00:00:00Z', 'error': None},
@@ -22,7 +24,12 @@ RESULT = {
 
 
 def test_filters_are_registered():
-    assert set(f.FilterModule().filters()) == {'acme_failures', 'acme_failure_summary', 'acme_deployable'}
+    # one filter plugin file per filter, each registering only its own name and the shared implementation
+    for name in ['acme_failures', 'acme_failure_summary', 'acme_deployable']:
+        plugin = importlib.import_module('ansible_collections.certpilot.tls.plugins.filter.' + name)
+        filters = plugin.FilterModule().filters()
+        assert list(filters) == [name]
+        assert filters[name].__module__ == f.__name__
 
 
 def test_failures_are_the_entries_with_an_error_on_one_line():

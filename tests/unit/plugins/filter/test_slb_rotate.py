@@ -5,15 +5,21 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import importlib
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.certpilot.tls.plugins.filter import slb_rotate as f
+from ansible_collections.certpilot.tls.plugins.plugin_utils import slb_rotate as f
 
 
 def test_filters_are_registered():
-    assert set(f.FilterModule().filters()) == {
-        'slb_rotate_module_targets', 'slb_rotate_result', 'slb_rotate_handshakes'}
+    # one filter plugin file per filter, each registering only its own name and the shared implementation
+    for name in ['slb_rotate_module_targets', 'slb_rotate_result', 'slb_rotate_handshakes']:
+        plugin = importlib.import_module('ansible_collections.certpilot.tls.plugins.filter.' + name)
+        filters = plugin.FilterModule().filters()
+        assert list(filters) == [name]
+        assert filters[name].__module__ == f.__name__
 
 
 def test_module_targets_by_id_name_port_and_domain():

@@ -127,14 +127,3 @@ def handshakes(tls_results, fingerprint_sha256):
         out.append({'target': res.get('name'), 'status': status, 'served_fingerprint_sha256': served,
                     'error': res.get('error')})
     return out
-
-
-class FilterModule(object):
-    """certpilot.tls slb_rotate filters."""
-
-    def filters(self):
-        return {
-            'slb_rotate_module_targets': module_targets,
-            'slb_rotate_result': rotation_result,
-            'slb_rotate_handshakes': handshakes,
-        }

@@ -66,12 +66,3 @@ def deployable(certificates, result):
             continue
         out.append(cert)
     return out
-
-
-class FilterModule(object):
-    def filters(self):
-        return {
-            'acme_failures': failures,
-            'acme_failure_summary': failure_summary,
-            'acme_deployable': deployable,
-        }
