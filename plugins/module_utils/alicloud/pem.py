@@ -152,6 +152,7 @@ def prepare(cert_data, key_data):
         raise CertpilotError('The private key is a %s key, but Alibaba Cloud CLB accepts RSA only: issue an RSA '
                              'certificate for SLB' % key.__class__.__name__.replace('PrivateKey', '').lstrip('_'))
     public = key.public_key().public_numbers()
+
     def carries_key(cert):
         return isinstance(cert.public_key(), rsa.RSAPublicKey) and cert.public_key().public_numbers() == public
     leaf = next((c for c in certs if carries_key(c)), None)
