@@ -104,26 +104,55 @@ def _x509(lib, der):
 
 
 class OpenSSLVerifier:
-    """``verify(chain_der)`` -> (valid, message): OpenSSL's verdict at time ``now`` with ``root_ders`` as anchors."""
+    """``verify(chain_der)`` -> (valid, message): OpenSSL's verdict at time ``now`` with ``root_ders`` as anchors.
+
+    The trust store is built once (parsing ~150 system roots per endpoint was most of a large check's
+    verification time) and shared by every verification: an ``X509_STORE`` is locked internally by
+    OpenSSL, each verification has its own ``X509_STORE_CTX``.
+    """
 
     def __init__(self, root_ders, now):
         self.lib = _load()
         self.when = calendar.timegm(now.utctimetuple())
         self.root_ders = list(root_ders)
+        self._store = None
+        self._lock = threading.Lock()
+
+    def _trust_store(self):
+        with self._lock:
+            if self._store is None:
+                lib = self.lib
+                store = lib.X509_STORE_new()
+                if not store:
+                    raise OpenSSLUnavailable('X509_STORE_new failed')
+                for der in self.root_ders:
+                    try:
+                        root = _x509(lib, der)
+                    except ValueError:
+                        continue
+                    lib.X509_STORE_add_cert(store, root)  # takes its own reference; 0 on duplicates: harmless
+                    lib.X509_free(root)
+                self._store = store
+            return self._store
+
+    def close(self):
+        with self._lock:
+            if self._store is not None:
+                self.lib.X509_STORE_free(self._store)
+                self._store = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pylint: disable=broad-except  # interpreter shutdown: nothing left to free into
+            pass
 
     def verify(self, chain_der):
         lib = self.lib
         owned = []
-        store = ctx = stack = None
+        ctx = stack = None
+        store = self._trust_store()
         try:
-            store = lib.X509_STORE_new()
-            for der in self.root_ders:
-                try:
-                    root = _x509(lib, der)
-                except ValueError:
-                    continue
-                owned.append(root)
-                lib.X509_STORE_add_cert(store, root)  # 0 on duplicates: harmless
             leaf = _x509(lib, chain_der[0])
             owned.append(leaf)
             stack = lib.OPENSSL_sk_new_null()
@@ -148,7 +177,5 @@ class OpenSSLVerifier:
                 lib.X509_STORE_CTX_free(ctx)
             if stack:
                 lib.OPENSSL_sk_free(stack)
-            if store:
-                lib.X509_STORE_free(store)
             for cert in owned:
                 lib.X509_free(cert)
