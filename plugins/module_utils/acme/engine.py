@@ -112,6 +112,40 @@ def _mark(exc):
     return exc
 
 
+# Before the first poll of a just-answered authorization / just-finalized order, when the server sends no
+# Retry-After: long enough for a nearby CA to be done (one poll instead of several), short for a single run.
+# Counted from when the request was sent, so the round trip to a far CA is part of it, not added to it.
+AUTHZ_FIRST_WAIT = 0.3
+ORDER_FIRST_WAIT = 0.3
+# a longer Retry-After on a challenge answer is not slept through before finalizing (finalize is only a poll)
+MAX_FIRST_WAIT = 5.0
+
+
+def _wait_for(resp, default):
+    """The server's Retry-After (at most MAX_FIRST_WAIT), else ``default`` seconds."""
+    retry_after = resp.retry_after if resp is not None else None
+    return min(MAX_FIRST_WAIT, retry_after) if retry_after is not None else default
+
+
+def _stored_authz_urls(stored):
+    """The authorization URLs of a stored order document, or None when it has no usable list."""
+    entries = stored.get('authorizations')
+    if not isinstance(entries, list) or not entries:
+        return None
+    if not all(isinstance(e, dict) and isinstance(e.get('url'), str) and e['url'] for e in entries):
+        return None
+    return [e['url'] for e in entries]
+
+
+def _trust_lost(exc):
+    """An answer refused for a reason the CA's current view of the order explains (4xx, not nonce/limit)."""
+    try:
+        status = int(exc.status)
+    except (TypeError, ValueError):
+        return False
+    return 400 <= status < 500 and status != 429 and not exc.is_type('badNonce') and not exc.is_type('rateLimited')
+
+
 def _refuses_replacement(exc):
     """A new-order refusal that may be about ``replaces`` (RFC 9773 lets a CA refuse it, some with a 5xx).
 
@@ -298,10 +332,14 @@ class OrderRunner(_StoreWork):
         expires = parse_expires(stored.get('expires'))
         if expires is not None and expires <= self.now() + datetime.timedelta(minutes=1):
             return False
-        return (csrlib.identifier_key(stored.get('identifiers') or []) == csrlib.identifier_key(spec['identifiers'])
-                and stored.get('key_type') == spec['key_type'] and stored.get('profile') == spec['profile']
-                and stored.get('challenge') == spec['challenge'] and stored.get('directory') == self.client.directory_url
-                and self.store.read(spec['name'], 'pending', 'csr.pem') is not None)
+        same = (
+            csrlib.identifier_key(stored.get('identifiers') or []) == csrlib.identifier_key(spec['identifiers']),
+            stored.get('key_type') == spec['key_type'],
+            stored.get('profile') == spec['profile'],
+            stored.get('challenge') == spec['challenge'],
+            stored.get('directory') == self.client.directory_url,
+        )
+        return all(same) and self.store.read(spec['name'], 'pending', 'csr.pem') is not None
 
     def _try_resume(self, name, spec, stored, result):
         account = self.account.get(required=not self.check_mode)
@@ -478,20 +516,34 @@ class Finalizer(_StoreWork):
         if csr_pem is None or key_pem is None:
             raise CertpilotError('the stored order of %s has no pending key/CSR; run acme_order again' % name)
         private_key = load_private_key(key_pem, what='%s private key' % name)
-        _resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
-        authz_urls = list(order.get('authorizations') or [])
         deadline = self.client.deadline
+        # Short way first: trust the order document acme_order stored (authorization, challenge and finalize
+        # URLs) and answer, wait, finalize without fetching the order and its authorizations again.
+        order, answered = None, set()
+        authz_urls = _stored_authz_urls(stored)
+        if authz_urls is not None:
+            try:
+                order = self._short_way(name, stored, csr_pem, answered)
+            except CertpilotError as exc:
+                if _definitive(exc):
+                    self._fail(name, stored, order_url, authz_urls, exc)
+                raise
+        if order is None:
+            # the long way: what the CA says now (resumed after a crash, an answer refused, orderNotReady)
+            _resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
+            authz_urls = list(order.get('authorizations') or [])
         try:
             if order.get('status') == 'invalid':
-                raise _mark(self._order_problem(name, order, stored))
+                raise _mark(self._order_problem(name, order, stored, validation_first=bool(answered)))
             if order.get('status') == 'pending':
-                self._validate(name, stored, authz_urls)
+                self._validate(name, stored, authz_urls, answered)
             if order.get('status') in ('pending', 'ready'):
                 order = self._finalize(name, order_url, order, csr_pem)
             if order.get('status') != 'valid':
                 order = poll(lambda: self.api.get(order_url, 'polling the order', identifier=name),
                              lambda doc: doc.get('status') not in ('processing', 'ready', 'pending'), deadline,
-                             '%s: waiting for the certificate' % name)
+                             '%s: waiting for the certificate' % name,
+                             first_wait=self._first_wait(order, ORDER_FIRST_WAIT))
             if order.get('status') != 'valid' or not order.get('certificate'):
                 raise _mark(self._order_problem(name, order, stored))
         except CertpilotError as exc:
@@ -519,8 +571,10 @@ class Finalizer(_StoreWork):
         result['seconds'] = round(time.monotonic() - started, 3)
         return result
 
-    def _order_problem(self, name, order, stored):
-        if isinstance(order.get('error'), dict):
+    def _order_problem(self, name, order, stored, validation_first=False):
+        """The problem of a failed order; ``validation_first``: we answered its challenges in this run, so the
+        failed validation (the authorization's problem, naming the challenge type) comes before the order's."""
+        if isinstance(order.get('error'), dict) and not validation_first:
             return AcmeProblem(order['error'], identifier=name, what='the order')
         # find the failed authorization for a per-identifier message
         for url in order.get('authorizations') or []:
@@ -530,9 +584,13 @@ class Finalizer(_StoreWork):
                 continue
             if authz.get('status') == 'invalid':
                 return authz_error(authz, stored.get('challenge'))
+        if isinstance(order.get('error'), dict):
+            return AcmeProblem(order['error'], identifier=name, what='the order')
         return CertpilotError('%s: the order is %s' % (name, order.get('status')))
 
-    def _validate(self, name, stored, authz_urls):
+    def _validate(self, name, stored, authz_urls, answered=()):
+        """Answer the pending challenges (except those in ``answered``, the authorization URLs answered in
+        this run already: a CA may show a challenge as pending while it validates) and wait for them."""
         ctype = stored.get('challenge') or 'http-01'
         waiting = []
         for url in authz_urls:
@@ -544,15 +602,81 @@ class Finalizer(_StoreWork):
             if status != 'pending':
                 raise _mark(authz_error(authz, ctype))
             challenge = find_challenge(authz, ctype)
-            if challenge.get('status') == 'pending':
-                self.api.answer(challenge['url'], identifier=ident)
+            if challenge.get('status') == 'pending' and url not in answered:
+                try:
+                    self.api.answer(challenge['url'], identifier=ident)
+                except AcmeProblem as exc:
+                    # validated in the meantime (a CA refuses an answer to a challenge no longer pending):
+                    # the poll below says how it ended
+                    if not _trust_lost(exc):
+                        raise
             waiting.append((url, ident))
+        self._wait_authzs(waiting, ctype, time.monotonic() + AUTHZ_FIRST_WAIT)
+
+    def _wait_authzs(self, waiting, ctype, not_before):
+        """Poll each (authz URL, identifier) of ``waiting`` until it is no longer pending; the first poll of
+        all of them waits until ``not_before`` (time.monotonic()), as their validations run side by side."""
         deadline = self.client.deadline
         for url, ident in waiting:
             authz = poll(lambda u=url, i=ident: self.api.get(u, 'polling the authorization', identifier=i),
-                         lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for validation' % ident)
+                         lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for validation' % ident,
+                         first_wait=max(0.0, not_before - time.monotonic()))
             if authz.get('status') != 'valid':
                 raise _mark(authz_error(authz, ctype))
+
+    @staticmethod
+    def _first_wait(order, default):
+        """How long to wait before polling ``order`` (a finalize response's doc, carrying ``_poll_at``)."""
+        poll_at = order.get('_poll_at') if isinstance(order, dict) else None
+        return max(0.0, poll_at - time.monotonic()) if poll_at is not None else default
+
+    def _short_way(self, name, stored, csr_pem, answered):
+        """Answer, wait and finalize from the stored order document alone (one request per step).
+
+        Returns the order document of the finalize response, or None when the stored document cannot be
+        trusted any more (an answer refused, an authorization not pending, orderNotReady): the caller then
+        fetches the order and takes the long way, which reports a failed validation (definitive).
+        ``answered`` gets the URL of every authorization whose challenge was answered.
+        """
+        if stored.get('status') not in ('pending', 'ready') or not stored.get('finalize'):
+            return None
+        waiting, not_before = [], None
+        for entry in stored.get('authorizations'):
+            if entry.get('status') == 'valid':
+                continue
+            if entry.get('status') != 'pending' or not entry.get('challenge_url'):
+                return None
+            ident = entry.get('identifier')
+            sent = time.monotonic()
+            try:
+                resp, challenge = self.api.answer(entry['challenge_url'], identifier=ident)
+            except AcmeProblem as exc:
+                if _trust_lost(exc):
+                    return None  # already answered, expired, deactivated ...: ask the CA what it has now
+                raise
+            answered.add(entry['url'])
+            if challenge.get('status') == 'valid':
+                continue
+            if challenge.get('status') not in ('pending', 'processing', 'invalid'):
+                return None
+            # counted from when the answer was sent: a far CA's round trip is already part of the wait
+            not_before = max(not_before or 0.0, sent + _wait_for(resp, AUTHZ_FIRST_WAIT))
+            waiting.append((entry['url'], ident))
+        if waiting:
+            # No authorization poll: finalize is the poll. A CA that is not done yet (or whose validation
+            # failed) answers orderNotReady, and the long way then fetches the order and waits properly.
+            self.client.deadline.sleep(min(max(0.0, not_before - time.monotonic()), self.client.deadline.remaining()),
+                                       '%s: waiting for validation' % name)
+        sent = time.monotonic()
+        try:
+            resp, order = self.api.finalize(stored['finalize'], csrlib.csr_der(csr_pem), identifier=name)
+        except AcmeProblem as exc:
+            if exc.is_type('orderNotReady') or (waiting and _trust_lost(exc)):
+                return None  # not validated yet, or validation failed: the long way says which
+            raise
+        order = dict(order)
+        order['_poll_at'] = sent + _wait_for(resp, ORDER_FIRST_WAIT)
+        return order
 
     def _finalize(self, name, order_url, order, csr_pem):
         der = csrlib.csr_der(csr_pem)
@@ -562,12 +686,23 @@ class Finalizer(_StoreWork):
                          lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for the order' % name)
             if order.get('status') != 'ready':
                 return order
+        sent = time.monotonic()
         try:
-            _resp, order = self.api.finalize(order['finalize'], der, identifier=name)
+            resp, order = self.api.finalize(order['finalize'], der, identifier=name)
         except AcmeProblem as exc:
             if not exc.is_type('orderNotReady'):
                 raise
-            _resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
+            resp, order = self.api.get(order_url, 'fetching the order', identifier=name)
+            if order.get('status') == 'pending':
+                order = poll(lambda: self.api.get(order_url, 'polling the order', identifier=name),
+                             lambda doc: doc.get('status') != 'pending', deadline, '%s: waiting for the order' % name,
+                             first_wait=AUTHZ_FIRST_WAIT)
+                resp = None
+            if order.get('status') == 'ready':  # once more, and only once (bounded)
+                sent = time.monotonic()
+                resp, order = self.api.finalize(order['finalize'], der, identifier=name)
+        order = dict(order)
+        order['_poll_at'] = sent + _wait_for(resp, ORDER_FIRST_WAIT) if resp is not None else None
         return order
 
     def _download(self, name, url):

@@ -70,8 +70,14 @@ def parse_expires(text):
         return None
 
 
-def poll(fetch, is_done, deadline, what, first_delay=0.25, max_delay=3.0):
-    """Call ``fetch()`` (returns (response, doc)) until ``is_done(doc)``; honours Retry-After and the deadline."""
+def poll(fetch, is_done, deadline, what, first_delay=0.25, max_delay=3.0, first_wait=0.0):
+    """Call ``fetch()`` (returns (response, doc)) until ``is_done(doc)``; honours Retry-After and the deadline.
+
+    ``first_wait`` seconds are waited before the first fetch (a resource that was just set in motion is
+    rarely done at once: asking right away costs a request). The wait is bound by the deadline.
+    """
+    if first_wait > 0:
+        deadline.sleep(min(first_wait, deadline.remaining()), what)
     delay = first_delay
     while True:
         resp, doc = fetch()
@@ -113,7 +119,7 @@ class OrderApi:
 
     def answer(self, challenge_url, identifier=None):
         resp = self.client.post(challenge_url, {}, what='answering the challenge', identifier=identifier)
-        return resp.json
+        return resp, resp.json
 
     def deactivate_authz(self, url, identifier=None):
         resp = self.client.post(url, {'status': 'deactivated'}, what='deactivating the authorization',
