@@ -7,7 +7,8 @@ Usage: python crash_module.py MODULE STAGE ACTION ARGS_JSON
 
 MODULE  acme_finalize or acme_order (plugins/modules/<MODULE>.py, its real main())
 STAGE   the real call after which the fault happens:
-        order     the order was fetched (acme_finalize's first look at it)
+        order     acme_finalize read the stored order, before it sends anything for it (it no longer
+                  fetches the order first: it answers the stored challenge URLs directly)
         answer    a challenge was answered
         finalize  the finalize request was answered
         download  the certificate chain was downloaded (before anything is installed)
@@ -34,11 +35,11 @@ import sys
 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import orders
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import store
 
 STAGES = {
-    # OrderApi.get(self, url, what, identifier=...)
-    'order': (orders.OrderApi, 'get', lambda args, kwargs: kwargs.get('what', args[2] if len(args) > 2 else None)
-              == 'fetching the order'),
+    # CertStore.load_order(self, name) returning a pending order: the state "after order" at the CA
+    'order': (store.CertStore, 'load_order', None),
     'answer': (orders.OrderApi, 'answer', None),
     'finalize': (orders.OrderApi, 'finalize', None),
     'download': (orders.OrderApi, 'download', None),
