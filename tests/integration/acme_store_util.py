@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared by the store crash and migration tests: playbooks, the module wrapper, pebble's order list, set checks."""
+"""Shared by the store crash, migration and concurrency tests: playbooks, the module wrapper, pebble's order list, set checks."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -158,7 +158,8 @@ def order_status(sandbox, key_path, url):
     return json.loads(client.post_as_get(url).content.decode('utf-8'))['status']
 
 
-def _public(obj):
+def public_key_der(obj):
+    """The SubjectPublicKeyInfo DER of a certificate or a private key (to tell whether they belong together)."""
     return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
@@ -178,7 +179,7 @@ def check_set(folder):
     assert len(generations) == 1, 'the public files of %s come from different directories: %s' % (folder, generations)
     leaf = x509.load_pem_x509_certificate(files['cert.pem'])
     key = serialization.load_pem_private_key(files['privkey.pem'], None)
-    assert _public(leaf) == _public(key), '%s: the stored certificate does not match its key' % folder
+    assert public_key_der(leaf) == public_key_der(key), '%s: the stored certificate does not match its key' % folder
     assert files['fullchain.pem'] == files['cert.pem'] + files['chain.pem'], '%s: fullchain is not cert + chain' % folder
     chain = x509.load_pem_x509_certificates(files['chain.pem'])
     assert chain and chain[0].subject == leaf.issuer, '%s: chain.pem does not start with the issuer of cert.pem' % folder

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.ari import cert_id
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 
+from acme_store_util import Challenges  # noqa: E402  (tests/integration is on sys.path)
+
 pytestmark = pytest.mark.timeout(600)  # two or three playbook runs each; slow only on a loaded machine
 
 PLAYBOOK = r'''
@@ -83,22 +85,12 @@ def a2c(sandbox):
 @pytest.fixture
 def run_playbook(run_playbook, sandbox):
     """The conftest ``run_playbook``; removes the challenge files this test published, even when it fails."""
-    tokens = set()
+    tracker = Challenges(sandbox)
 
     def _run(*args, **kwargs):
-        res = run_playbook(*args, **kwargs)
-        try:
-            tokens.update(ch['token'] for ch in res.task_results('Order')['localhost'].get('challenges', []))
-        except (KeyError, TypeError, AttributeError):  # the Order task did not run: it published nothing
-            pass
-        return res
+        return tracker.note(run_playbook(*args, **kwargs))
     yield _run
-    challenge_dir = os.path.join(sandbox['hosts']['web1']['webroot'], '.well-known', 'acme-challenge')
-    for token in tokens:
-        try:
-            os.unlink(os.path.join(challenge_dir, token))
-        except OSError:  # already removed by the playbook, as it should be
-            pass
+    tracker.remove()
 
 
 def _vars(sandbox, a2c, tmp_path, certificates):

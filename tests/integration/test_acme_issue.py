@@ -20,6 +20,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
 
+from acme_store_util import Challenges, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+
 PLAYBOOK = r'''
 - name: ACME issuance
   hosts: localhost
@@ -63,23 +65,13 @@ PLAYBOOK = r'''
 
 @pytest.fixture
 def run_playbook(run_playbook, sandbox):
-    """The conftest ``run_playbook``, removing the challenge files this test published at teardown."""
-    tokens = set()
+    """The conftest ``run_playbook``; removes the challenge files this test published, even when it fails."""
+    tracker = Challenges(sandbox)
 
     def _run(*args, **kwargs):
-        res = run_playbook(*args, **kwargs)
-        try:
-            tokens.update(ch['token'] for ch in res.task_results('Order')['localhost'].get('challenges', []))
-        except (KeyError, TypeError, AttributeError):
-            pass
-        return res
+        return tracker.note(run_playbook(*args, **kwargs))
     yield _run
-    challenge_dir = os.path.join(sandbox['hosts']['web1']['webroot'], '.well-known', 'acme-challenge')
-    for token in tokens:
-        try:
-            os.unlink(os.path.join(challenge_dir, token))
-        except OSError:
-            pass
+    tracker.remove()
 
 
 def _vars(sandbox, tmp_path, certificates, wrong=None, key=None):
@@ -142,10 +134,6 @@ def _sans(cert):
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return sorted(list(san.get_values_for_type(x509.DNSName))
                   + [a.compressed for a in san.get_values_for_type(x509.IPAddress)])
-
-
-def _public(obj):
-    return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _store_files(store):
@@ -219,7 +207,7 @@ def test_bulk_issue_check_mode_and_idempotence(sandbox, run_playbook, tmp_path):
         assert format(leaf.serial_number, 'x') == result['serial']
         with open(result['key_path'], 'rb') as handle:
             key = serialization.load_pem_private_key(handle.read(), None)
-        assert _public(key) == _public(leaf), '%s: key and certificate do not match' % spec['name']
+        assert public_key_der(key) == public_key_der(leaf), '%s: key and certificate do not match' % spec['name']
         want_type = spec.get('key_type', 'ec256')
         assert (want_type.startswith('rsa') and key.key_size == int(want_type[3:])) or \
             (want_type == 'ec256' and key.curve.name == 'secp256r1') or \
@@ -410,7 +398,7 @@ def test_force_renewal_reuse_key_and_archive(sandbox, run_playbook, tmp_path):
         key = open(second[name]['key_path'], 'rb').read()
         assert (key == keys[name]) is bool(spec.get('reuse_key'))
         leaf = _load_chain(second[name]['cert_path'])[0]
-        assert _public(serialization.load_pem_private_key(key, None)) == _public(leaf)
+        assert public_key_der(serialization.load_pem_private_key(key, None)) == public_key_der(leaf)
         # the previous certificate is kept as generation 1, the new one is generation 2 (docs/acme.md "Store layout")
         folder = os.path.join(extra['store'], name)
         assert sorted(os.listdir(os.path.join(folder, 'generations'))) == ['1', '2']

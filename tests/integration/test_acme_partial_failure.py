@@ -12,42 +12,19 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import os
-import shutil
 import socket
-import ssl
-import subprocess
 import uuid
 
 import pytest
 
-import helpers
+from test_roles_renew import RENEW, WEB, Scenario, served, store_fingerprint  # noqa: E402
 
-RENEW = os.path.join(helpers.REPO, 'playbooks', 'renew.yml')
-WEB = ('web1', 'web2', 'web3')
 ORDER_TASK = 'Order what is due (all certificates at once)'
 FINALIZE_TASK = 'Finalize the orders and download the certificates'
 FINAL_TASK = 'Fail with one line naming every failed certificate and why'
 
 pytestmark = pytest.mark.timeout(900)
-
-
-def served(sandbox, host, server_name):
-    """SHA-256 of the certificate ``host`` serves for ``server_name``, validated against pebble's roots."""
-    info = sandbox['hosts'][host]
-    ctx = ssl.create_default_context(purpose=ssl.Purpose.SERVER_AUTH)
-    ctx.load_verify_locations(cadata=''.join(open(p).read() for p in sandbox['acme']['roots']))
-    with socket.create_connection((info['address'], info['https_port']), timeout=10) as sock:
-        with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
-            return hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest()
-
-
-def store_fingerprint(store, name):
-    with open(os.path.join(str(store), name, 'fullchain.pem')) as handle:
-        pem = handle.read()
-    first = pem[:pem.index('-----END CERTIFICATE-----') + len('-----END CERTIFICATE-----')] + '\n'
-    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(first)).hexdigest()
 
 
 def dead_address(sandbox):
@@ -61,16 +38,17 @@ def dead_address(sandbox):
     return address
 
 
-class Run(object):
-    """Certificates with unique names, their DNS records, the extra vars of renew.yml, and the cleanup."""
+class Run(Scenario):
+    """Certificates with unique names, their DNS records, the extra vars of renew.yml, and the cleanup.
+
+    test_roles_renew's Scenario (its extra vars and cleanup), with certificates added one by one.
+    """
 
     def __init__(self, sandbox, dns, store):
-        self.sandbox = sandbox
-        self.dns = dns
-        self.store = store
+        Scenario.__init__(self, sandbox, dns, store, hosts=(), shared=False)
         self.tag = 'pf' + uuid.uuid4().hex[:8]
-        self.certs = []
-        self.dns_names = []
+        self.hosts = list(WEB)
+        self.dns = dns
 
     def add(self, suffix, host, address=None, **extra):
         name = '%s-%s' % (self.tag, suffix)
@@ -82,70 +60,13 @@ class Run(object):
         self.certs.append(cert)
         return cert
 
-    def extra_vars(self, **overrides):
-        out = {
-            'renew_web_hosts': ':'.join(WEB),
-            'renew_acme_host': 'localhost',
-            'renew_become': False,
-            'renew_certificates': self.certs,
-            'acme_certificates_directory': self.sandbox['acme']['directory'],
-            'acme_certificates_ca_bundle': self.sandbox['acme']['ca_bundle'],
-            'acme_certificates_store': str(self.store),
-            'acme_certificates_account_key_src': os.path.join(str(self.store), 'account.key'),
-            'acme_certificates_terms_agreed': True,
-            'acme_certificates_webroot_var': 'sandbox_webroot',
-            'nginx_webroot_path': '{{ sandbox_webroot }}',
-            'nginx_webroot_snippet': False,
-            'nginx_webroot_http_port': '{{ sandbox_http_port }}',
-            'nginx_webroot_https_port': '{{ sandbox_https_port }}',
-            'nginx_webroot_listen_address': '{{ sandbox_address }}',
-            'nginx_webroot_server_names': self.dns_names,
-            'nginx_webroot_conf_dir': '{{ sandbox_nginx_conf_dir }}',
-            'nginx_webroot_http_conf_name': 'certpilot-%s-http.conf' % self.tag,
-            'nginx_webroot_binary': '{{ sandbox_nginx_binary }}',
-            'nginx_webroot_conf': '{{ sandbox_nginx_conf }}',
-            'nginx_webroot_reload_command': '{{ sandbox_nginx_binary }} -c {{ sandbox_nginx_conf }} -s reload',
-            'cert_push_store': str(self.store),
-            'cert_push_dest_dir': '{{ sandbox_cert_dir }}',
-            'cert_push_nginx_binary': '{{ sandbox_nginx_binary }}',
-            'cert_push_nginx_conf': '{{ sandbox_nginx_conf }}',
-            'cert_push_nginx_conf_dir': '{{ sandbox_nginx_conf_dir }}',
-            'cert_push_reload_command': '{{ sandbox_nginx_binary }} -c {{ sandbox_nginx_conf }} -s reload',
-            'cert_push_vhost': True,
-            'cert_push_https_port': '{{ sandbox_https_port }}',
-            'cert_push_listen_address': '{{ sandbox_address }}',
-            'cert_push_verify_address': '{{ sandbox_address }}',
-        }
-        out.update(overrides)
-        return out
-
     def deployed(self, cert):
         info = self.sandbox['hosts'][cert['hosts'][0]]
         return (os.path.exists(os.path.join(info['nginx_conf_dir'], 'certpilot-%s.conf' % cert['name']))
                 or os.path.exists(os.path.join(info['cert_dir'], cert['name'])))
 
     def cleanup(self):
-        for host in WEB:
-            info = self.sandbox['hosts'][host]
-            changed = False
-            for cert in self.certs:
-                path = os.path.join(info['nginx_conf_dir'], 'certpilot-%s.conf' % cert['name'])
-                if os.path.exists(path):
-                    os.unlink(path)
-                    changed = True
-                shutil.rmtree(os.path.join(info['cert_dir'], cert['name']), ignore_errors=True)
-            http = os.path.join(info['nginx_conf_dir'], 'certpilot-%s-http.conf' % self.tag)
-            if os.path.exists(http):
-                os.unlink(http)
-                changed = True
-            if changed:
-                subprocess.run([info['nginx_binary'], '-c', info['nginx_conf'], '-s', 'reload'], check=False,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
-        for name in self.dns_names:
-            try:
-                self.dns.clear_a(name)
-            except Exception:  # pylint: disable=broad-except  # best-effort cleanup of test DNS records
-                pass
+        Scenario.cleanup(self, self.dns)
 
 
 @pytest.fixture

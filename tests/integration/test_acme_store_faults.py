@@ -16,10 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
+from acme_store_util import order_urls, playbook_vars, public_key_der  # noqa: E402  (tests/integration is on sys.path)
 
 ACCOUNT = r'''
 - name: ACME account
@@ -80,38 +77,6 @@ lock.release()
 '''
 
 
-def _vars(sandbox, tmp_path, certificates):
-    return {
-        'acme_directory': sandbox['acme']['directory'],
-        'acme_ca_bundle': sandbox['acme']['ca_bundle'],
-        'account_key': str(tmp_path / 'account.key'),
-        'store': str(tmp_path / 'store'),
-        'certificates': certificates,
-        'webroot': sandbox['hosts']['web1']['webroot'],
-    }
-
-
-def _order_urls(sandbox, key_path):
-    """Every order URL pebble lists for the account of ``key_path``."""
-    with open(key_path, 'rb') as handle:
-        key = AcmeKey.from_pem(handle.read())
-    client = AcmeClient(sandbox['acme']['directory'], verify=sandbox['acme']['ca_bundle'], deadline=Deadline(60))
-    account = Account(client, key).find()
-    assert account is not None, 'the account must exist'
-    urls, page, seen = [], account.data['orders'], set()
-    while page and page not in seen:  # pebble pages the list
-        seen.add(page)
-        resp = client.post_as_get(page)
-        urls.extend(json.loads(resp.content.decode('utf-8')).get('orders') or [])  # a list-of-orders page
-        nxt = resp.links('next')
-        page = nxt[0] if nxt else None
-    return sorted(urls)
-
-
-def _public(obj):
-    return obj.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
 @pytest.fixture
 def cleanup_challenges(sandbox):
     results = []
@@ -134,10 +99,10 @@ def test_two_concurrent_runs_on_one_store(sandbox, run_playbook, tmp_path, clean
     prefix = 'l' + uuid.uuid4().hex[:6]
     certificates = [{'name': '%s-%02d' % (prefix, i), 'domains': ['%s-%02d.example.test' % (prefix, i)]}
                     for i in range(20)]  # long enough an order step that the two runs overlap
-    extra = _vars(sandbox, tmp_path, certificates)
+    extra = playbook_vars(sandbox, tmp_path, tmp_path / 'store', certificates)
     acct = run_playbook(ACCOUNT, extra_vars=extra)
     assert acct.rc == 0, acct.explain()
-    assert _order_urls(sandbox, extra['account_key']) == []
+    assert order_urls(sandbox, extra['account_key']) == []
 
     results = [None, None]
 
@@ -153,7 +118,7 @@ def test_two_concurrent_runs_on_one_store(sandbox, run_playbook, tmp_path, clean
         assert res is not None, 'a run did not finish'
         assert res.rc == 0, res.explain()
 
-    orders = _order_urls(sandbox, extra['account_key'])
+    orders = order_urls(sandbox, extra['account_key'])
     assert len(orders) == len(certificates), 'two runs on one store made %d orders for %d certificates' % (
         len(orders), len(certificates))
     actions = sorted(r.task_results('Order')['localhost']['certificates'][c['name']]['action']
@@ -165,7 +130,7 @@ def test_two_concurrent_runs_on_one_store(sandbox, run_playbook, tmp_path, clean
             leaf = x509.load_pem_x509_certificate(handle.read())
         with open(os.path.join(folder, 'privkey.pem'), 'rb') as handle:
             key = serialization.load_pem_private_key(handle.read(), None)
-        assert _public(leaf) == _public(key), '%s: stored certificate does not match its key' % cert['name']
+        assert public_key_der(leaf) == public_key_der(key), '%s: stored certificate does not match its key' % cert['name']
     # both runs released the lock cleanly: the file names no holder
     with open(os.path.join(extra['store'], '.lock')) as handle:
         assert handle.read() == ''
@@ -176,7 +141,7 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
                                                                  cleanup_challenges):
     prefix = 'h' + uuid.uuid4().hex[:6]
     certificates = [{'name': '%s-00' % prefix, 'domains': ['%s-00.example.test' % prefix]}]
-    extra = dict(_vars(sandbox, tmp_path, certificates), lock_timeout=2)
+    extra = dict(playbook_vars(sandbox, tmp_path, tmp_path / 'store', certificates), lock_timeout=2)
     acct = run_playbook(ACCOUNT, extra_vars=extra)
     assert acct.rc == 0, acct.explain()
 
@@ -190,7 +155,7 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
         assert order.get('failed') is True
         assert 'another run holds the store' in order['msg']
         assert ('(pid %d, host ' % holder.pid) in order['msg']
-        assert _order_urls(sandbox, extra['account_key']) == [], 'no order while another run holds the store'
+        assert order_urls(sandbox, extra['account_key']) == [], 'no order while another run holds the store'
         assert sorted(os.listdir(extra['store'])) == ['.lock'], 'nothing written while another run holds the store'
     finally:
         holder.stdin.write('\n')
@@ -205,4 +170,4 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
     assert res.rc == 0, res.explain()
     assert 'stale store lock' in res.stdout + res.stderr
     assert 'gone.example.test' in res.stdout + res.stderr
-    assert len(_order_urls(sandbox, extra['account_key'])) == 1
+    assert len(order_urls(sandbox, extra['account_key'])) == 1
