@@ -136,50 +136,46 @@ make_bench_venv() {
     [ -x "$bench/bin/ansible-playbook" ] || { echo "bench venv install failed" >&2; exit 1; }
 }
 
-make_a2c_venv() {
-    # acme2certifier (a second, independent ACME server: tests/sandbox/services/acme2certifier.py) in its
-    # own venv, so its dependencies (dnspython, jwcrypto, pyOpenSSL, ...) never reach ours. The version is
-    # pinned in its requirements file; the stamp makes a second run a no-op, pip's cache makes a rebuild cheap.
-    local py req want stamp
-    # the server's Python, not the controller's: CONTROLLER_PYTHON (make test-matrix) must not flip-flop rebuilds
+tool_venv() {
+    # tool_venv LABEL DIR REQUIREMENTS READY CHECK...: a pinned tool in its own venv DIR, so its dependencies
+    # never reach ours. The stamp (Python version + requirements hash) makes a second run a no-op while DIR/READY
+    # exists; pip's cache makes a rebuild cheap. CHECK... is run after the install and must succeed.
+    local label=$1 dir=$2 req=$3 ready=$4 py want stamp
+    shift 4
+    # the tool's own Python, not the controller's: CONTROLLER_PYTHON (make test-matrix) must not flip-flop rebuilds
     py=$(CONTROLLER_PYTHON='' pick_python)
-    req="$ROOT/tests/sandbox/services/acme2certifier_server/requirements.txt"
     want="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(sha256sum "$req" | cut -c1-16)"
-    stamp="$A2C_VENV/.certpilot-stamp"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$A2C_VENV/bin/python" ]; then
-        log "acme2certifier venv $A2C_VENV up to date ($want)"
+    stamp="$dir/.certpilot-stamp"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$dir/$ready" ]; then
+        log "$label venv $dir up to date ($want)"
         return 0
     fi
-    log "building acme2certifier venv $A2C_VENV with $py ($want)"
-    rm -rf "$A2C_VENV"
-    "$py" -m venv "$A2C_VENV"
-    "$A2C_VENV/bin/python" -m pip install -q -r "$req" 2>&1 | grep -v 'is ignored' || true
-    "$A2C_VENV/bin/python" -c 'import acme2certifier.acme_srv.version, acme2certifier.cahandlers.openssl_ca_handler' \
-        || { echo "acme2certifier venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
+    log "building $label venv $dir with $py ($want)"
+    rm -rf "$dir"
+    "$py" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q -r "$req" 2>&1 | grep -v 'is ignored' || true
+    "$@" || { echo "$label venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
     echo "$want" > "$stamp"
 }
 
-make_importer_venv() {
-    # galaxy-importer (the `make galaxy-importer` gate) in its own venv: it pins its own ansible-core and
-    # ansible-lint, which must never replace ours. Versions are in the requirements file; the stamp makes a
-    # second run a no-op.
-    local py req want stamp
-    py=$(CONTROLLER_PYTHON='' pick_python)
-    req="$ROOT/tests/tools/galaxy-importer-requirements.txt"
-    want="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])') $(sha256sum "$req" | cut -c1-16)"
-    stamp="$IMPORTER_VENV/.certpilot-stamp"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$IMPORTER_VENV/bin/flake8" ]; then
-        log "galaxy-importer venv $IMPORTER_VENV up to date ($want)"
-        return 0
-    fi
-    log "building galaxy-importer venv $IMPORTER_VENV with $py ($want)"
-    rm -rf "$IMPORTER_VENV"
-    "$py" -m venv "$IMPORTER_VENV"
-    "$IMPORTER_VENV/bin/python" -m pip install -q -r "$req" 2>&1 | grep -v 'is ignored' || true
+make_a2c_venv() {
+    # acme2certifier (a second, independent ACME server: tests/sandbox/services/acme2certifier.py); its
+    # dependencies (dnspython, jwcrypto, pyOpenSSL, ...) stay out of ours. The version is pinned in its requirements.
+    tool_venv acme2certifier "$A2C_VENV" "$ROOT/tests/sandbox/services/acme2certifier_server/requirements.txt" \
+        bin/python "$A2C_VENV/bin/python" -c \
+        'import acme2certifier.acme_srv.version, acme2certifier.cahandlers.openssl_ca_handler'
+}
+
+importer_ready() {
     "$IMPORTER_VENV/bin/python" -c 'import galaxy_importer.main' && [ -x "$IMPORTER_VENV/bin/flake8" ] \
-        && [ -x "$IMPORTER_VENV/bin/ansible-doc" ] && [ -x "$IMPORTER_VENV/bin/ansible-lint" ] \
-        || { echo "galaxy-importer venv install failed: see pip output above" >&2; rm -f "$stamp"; exit 1; }
-    echo "$want" > "$stamp"
+        && [ -x "$IMPORTER_VENV/bin/ansible-doc" ] && [ -x "$IMPORTER_VENV/bin/ansible-lint" ]
+}
+
+make_importer_venv() {
+    # galaxy-importer (the `make galaxy-importer` gate): it pins its own ansible-core and ansible-lint, which must
+    # never replace ours. Versions are in the requirements file.
+    tool_venv galaxy-importer "$IMPORTER_VENV" "$ROOT/tests/tools/galaxy-importer-requirements.txt" bin/flake8 \
+        importer_ready
 }
 
 case "${1:-all}" in
