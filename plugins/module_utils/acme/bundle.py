@@ -73,7 +73,8 @@ def inspect_certificate(store, name, include=()):
     ``serial`` (hex), ``not_after`` (ISO UTC), ``chain_sha256`` (fingerprints of the certificates of
     fullchain.pem after the leaf, in order: the chain a web server serving fullchain.pem sends) and ``error``.
     """
-    base = store.path(name)
+    # one generation, resolved once: a finalize switching ``current`` between two reads cannot mix two sets
+    base = store.current_dir(name)
     paths = dict((part, os.path.join(base, fname)) for part, fname in PARTS.items())
     raw = {}
     try:

@@ -169,3 +169,33 @@ def test_bad_input_fails_before_reading(tmp_path, names, include, expect):
     with pytest.raises(CertpilotError) as err:
         read_bundles(str(tmp_path), names, include)
     assert expect in err.value.msg
+
+
+def _set(cn, serial):
+    key = _key()
+    cert = _pem(_cert(key, cn, serial=serial))
+    return {'cert.pem': cert, 'chain.pem': b'', 'fullchain.pem': cert, 'privkey.pem': _key_pem(key)}
+
+
+def test_a_switch_between_two_reads_never_mixes_two_generations(tmp_path, monkeypatch):
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme import bundle
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
+    store = CertStore(str(tmp_path))
+    store.install('www', _set('www.example.test', 0x111))
+    newer = _set('www.example.test', 0x222)
+    real_read = bundle._read
+    reads = []
+
+    def read_then_switch(path):
+        data = real_read(path)
+        if not reads:  # a finalize installs the next generation right after the first file was read
+            store.install('www', newer)
+        reads.append(path)
+        return data
+    monkeypatch.setattr(bundle, '_read', read_then_switch)
+    certificates, contents = read_bundles(str(tmp_path), ['www'], include=('privkey',))
+    facts = certificates['www']
+    assert facts['match'] is True and facts['error'] is None, facts
+    assert facts['serial'] == '111'
+    assert 'privkey' in contents['www']
+    assert len(set(os.path.dirname(p) for p in reads)) == 1, reads
