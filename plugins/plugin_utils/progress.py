@@ -4,14 +4,21 @@
 """Controller side of "progress that can be watched" for our long-running bulk modules.
 
 An Ansible module cannot stream output: the controller sees nothing until it exits. For a
-long run, ``ProgressAction`` (the action plugin of each bulk module) starts the module with
-``async`` instead, with ``CERTPILOT_PROGRESS_FILE`` pointing into the remote async dir. The
-module's bulk executor (``module_utils/common/parallel.py``) keeps a small JSON document
-there. The action polls ``async_status`` and, every few seconds, reads that document with one
-``cat`` and prints one line through ``Display().display()``. In a worker process, Display is
+long run, ``ProgressAction`` (the action plugin of each bulk module) sets
+``CERTPILOT_PROGRESS_FILE`` for the module, whose bulk executor
+(``module_utils/common/parallel.py``) keeps a small JSON document there, and prints one line
+from it every few seconds through ``Display().display()``. In a worker process, Display is
 proxied over the final queue to the main process (ansible-core 2.14+), so the line reaches
 ``ansible-playbook`` stdout live and, under ansible-runner (AWX), becomes a ``verbose`` job
-event of its own.
+event of its own. How the document is read depends on where the module runs:
+
+- on the controller itself (``local`` connection, no become: where the ACME and check modules
+  usually run), the module runs exactly as a plain task, synchronously; the document is in a
+  private temporary directory of the controller and a thread of the action reads it. Watching
+  costs nothing, so the module's own time is the task's time;
+- anywhere else, the module is started with ``async``, the document is in the remote async dir,
+  and the action polls: each poll is one ``cat`` of the job and progress files (often at first,
+  then every ``certpilot_progress_poll`` seconds), and one ``async_status`` once the job is done.
 
 A short run is not touched: the module runs exactly as the ``normal`` action runs it unless
 the task var ``certpilot_progress`` is ``always``, or ``auto`` (the default) and the run has at
@@ -23,7 +30,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
+import shutil
 import shlex
+import tempfile
+import threading
 import time
 import uuid
 
@@ -46,7 +57,7 @@ DEFAULTS = {
 # Keys async_status / async_wrapper add to a module's result; the synchronous result has none of them.
 ASYNC_KEYS = ('ansible_job_id', 'started', 'finished', 'results_file', 'erased', 'stderr', 'stdout',
               'stdout_lines', 'stderr_lines')
-FIRST_POLLS = (0.2, 0.5, 1.0)
+FIRST_POLLS = (0.05,) * 10 + (0.1,) * 5 + (0.25, 0.5, 1.0)
 SEPARATOR = '--certpilot-progress--'
 MAX_POLL_ERRORS = 5
 
@@ -214,7 +225,47 @@ class ProgressAction(ActionBase):
             if not wrap_async:
                 self._remove_tmp_path(self._connection._shell.tmpdir)
             return result
+        if self._runs_on_controller():
+            return merge_hash(result, self._run_watched_locally(task_vars, settings))
         return merge_hash(result, self._run_watched(task_vars, settings))
+
+    # -- the watched run on the controller (synchronous, a reader thread) --------------------
+    def _runs_on_controller(self):
+        """Whether the module runs as this very process's user on this machine (local, no become)."""
+        return getattr(self._connection, 'transport', None) == 'local' and not self._play_context.become
+
+    def _run_watched_locally(self, task_vars, settings):
+        module, host = self._module_name(), self._label(task_vars)
+        show_labels = not self._task.no_log
+        workdir = tempfile.mkdtemp(prefix='certpilot-progress-')  # 0700, removed below whatever happens
+        progress_path = os.path.join(workdir, 'progress.json')
+        stop = threading.Event()
+        started = time.time()
+
+        def report():
+            while not stop.wait(settings.interval):
+                try:
+                    with open(progress_path) as handle:
+                        doc = parse_document(handle.read(65536))
+                except (IOError, OSError):
+                    doc = None  # not written yet
+                if not stop.is_set():
+                    display.display(format_line(module, host, doc, time.time() - started, show_labels))
+
+        reader = threading.Thread(target=report, name='certpilot-progress')
+        reader.daemon = True
+        env_index = len(self._task.environment)
+        self._task.environment.append({PROGRESS_ENV: progress_path})
+        reader.start()
+        try:
+            result = self._execute_module(task_vars=task_vars)
+        finally:
+            del self._task.environment[env_index]
+            stop.set()
+            reader.join()
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result
 
     # -- the watched (async) run -----------------------------------------------------------
     def _label(self, task_vars):

@@ -141,8 +141,19 @@ def async_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def local_env(async_dir):
+def controller_tmp(tmp_path_factory):
+    """TMPDIR of the controller: where a watched run on the controller keeps its progress file."""
+    return str(tmp_path_factory.mktemp('controller-tmp'))
+
+
+def progress_dirs(controller_tmp):
+    return [name for name in os.listdir(controller_tmp) if name.startswith('certpilot-progress-')]
+
+
+@pytest.fixture(scope='module')
+def local_env(async_dir, controller_tmp):
     env = dict(os.environ)
+    env['TMPDIR'] = controller_tmp
     env['ANSIBLE_COLLECTIONS_PATH'] = helpers.COLLECTIONS
     env['PYTHONPATH'] = helpers.COLLECTIONS
     env['ANSIBLE_CALLBACK_PLUGINS'] = helpers.CALLBACK_DIR
@@ -217,8 +228,11 @@ def run_local(local_env, tmp_path, extra_vars, extra_args=(), extra_task_keys=''
                                         extra_vars=extra_vars, extra_args=extra_args, timeout=300)
 
 
-def test_long_run_prints_progress_before_the_result(servers, local_env, async_dir, tmp_path):
-    """500 endpoints, 4 of 5 hanging until their timeout: the default (auto) switches to watched progress."""
+def test_long_run_prints_progress_before_the_result(servers, local_env, async_dir, controller_tmp, tmp_path):
+    """500 endpoints, 4 of 5 hanging until their timeout: the default (auto) switches to watched progress.
+
+    On the controller (local connection) the module runs synchronously with a reader thread: no async job.
+    """
     total = 500
     result = run_local(local_env, tmp_path, {'progress_endpoints': endpoints(servers, total), 'progress_timeout': 2,
                                              'progress_concurrency': 40})
@@ -235,7 +249,8 @@ def test_long_run_prints_progress_before_the_result(servers, local_env, async_di
     summary = facts['tls_expiry']['summary']
     assert summary['total'] == total
     assert summary['error'] == total - total // 5  # every hanging endpoint timed out
-    assert os.listdir(async_dir) == []  # job file and progress file removed
+    assert os.listdir(async_dir) == []  # no async job on the controller
+    assert progress_dirs(controller_tmp) == []  # the private progress directory is removed
 
 
 def test_short_run_prints_nothing_and_returns_the_same_keys(servers, local_env, async_dir, tmp_path):

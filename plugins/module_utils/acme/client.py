@@ -5,7 +5,9 @@
 
 One instance per ACME server and module run; it is safe to use from many
 threads at once (one keep-alive ``requests.Session`` with a connection pool
-at least as large as the concurrency, and a locked nonce pool).
+at least as large as the concurrency, and a locked nonce pool). ``max_in_flight``
+bounds the HTTP exchanges in flight at once, whatever the number of threads: a
+certificate that waits for the CA (a poll interval, a retry back-off) holds no slot.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -174,7 +176,7 @@ class AcmeClient:
 
     def __init__(self, directory_url, verify=True, deadline=None, pool_size=10, retry_policy=None,
                  bad_nonce_retries=10, request_timeout=30.0, session=None, max_json_bytes=MAX_JSON_BYTES,
-                 max_pem_bytes=MAX_PEM_BYTES):
+                 max_pem_bytes=MAX_PEM_BYTES, max_in_flight=None):
         if not HAS_REQUESTS:  # pragma: no cover
             raise CertpilotError('the python requests library is required')
         self.directory_url = directory_url
@@ -197,6 +199,7 @@ class AcmeClient:
         self._nonces = collections.deque()
         self._nonce_lock = threading.Lock()
         self._count_lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(int(max_in_flight)) if max_in_flight else None
         self.request_count = 0
         self.bad_nonce_count = 0
         self.key = None
@@ -219,12 +222,7 @@ class AcmeClient:
         is_pem = accept.startswith('application/pem')
         limit = self.max_pem_bytes * MAX_CHAIN_CERTS if is_pem else self.max_json_bytes
         try:
-            raw = self.session.request(method, url, timeout=timeout, verify=self.verify, allow_redirects=False,
-                                       stream=True, **kwargs)
-            try:
-                content = self._read_capped(raw, limit, url, what)
-            finally:
-                raw.close()
+            raw, content = self._exchange(method, url, what, timeout, limit, kwargs)
         except requests.exceptions.SSLError as exc:
             raise CertpilotError('%s: TLS verification of %s failed: %s (set ca_bundle for a private CA)'
                                  % (what, url, exc), url=url)
@@ -242,6 +240,22 @@ class AcmeClient:
                 while len(self._nonces) > 200:
                     self._nonces.popleft()
         return resp
+
+    def _exchange(self, method, url, what, timeout, limit, kwargs):
+        """Send one request and read its capped body, holding one in-flight slot meanwhile."""
+        if self._in_flight is not None and not self._in_flight.acquire(timeout=max(0.5, self.deadline.cap(3600))):
+            self.deadline.check(what)  # raises when the time is up; otherwise fail the same way a deadline would
+            raise CertpilotError('%s: no free connection slot within an hour' % what, url=url)
+        try:
+            raw = self.session.request(method, url, timeout=timeout, verify=self.verify, allow_redirects=False,
+                                       stream=True, **kwargs)
+            try:
+                return raw, self._read_capped(raw, limit, url, what)
+            finally:
+                raw.close()
+        finally:
+            if self._in_flight is not None:
+                self._in_flight.release()
 
     @staticmethod
     def _read_capped(raw, limit, url, what):

@@ -112,6 +112,17 @@ def _mark(exc):
     return exc
 
 
+# Certificates in progress per request slot. ``concurrency`` bounds the HTTP exchanges in flight (the
+# client's max_in_flight); most of a certificate's time is spent waiting for the CA (the first waits below,
+# Retry-After), which holds no slot, so more certificates than slots are worked on at once.
+WORKFLOWS_PER_SLOT = 4
+
+
+def workflow_threads(concurrency):
+    """Threads for ``concurrency`` request slots: WORKFLOWS_PER_SLOT per slot."""
+    return max(1, int(concurrency)) * WORKFLOWS_PER_SLOT
+
+
 # Before the first poll of a just-answered authorization / just-finalized order, when the server sends no
 # Retry-After: long enough for a nearby CA to be done (one poll instead of several), short for a single run.
 # Counted from when the request was sent, so the round trip to a far CA is part of it, not added to it.
@@ -230,7 +241,7 @@ class OrderRunner(_StoreWork):
 
     def run(self, specs, concurrency=10):
         """(results, challenges, errors); ``self.failed`` gets one failed_certificates entry per failure."""
-        outcomes = run_parallel(self.one, specs, concurrency)
+        outcomes = run_parallel(self.one, specs, workflow_threads(concurrency))
         results, challenges, errors, self.failed = {}, [], [], {}
         for outcome in outcomes:
             name = outcome.item['name']
@@ -455,7 +466,7 @@ class Finalizer(_StoreWork):
 
     def run(self, names, concurrency=10):
         """(results, errors); ``self.failed`` gets one failed_certificates entry per failure."""
-        outcomes = run_parallel(self.one, names, concurrency)
+        outcomes = run_parallel(self.one, names, workflow_threads(concurrency))
         results, errors, self.failed = {}, [], {}
         for outcome in outcomes:
             name = outcome.item

@@ -78,7 +78,8 @@ def make_client(params, pool_size=10):
     directory = params['acme_directory']
     if not directory.startswith('https://') and not directory.startswith('http://'):
         raise CertpilotError('acme_directory must be an https:// URL, got %r' % directory)
-    return clientlib.AcmeClient(directory, verify=verify, deadline=Deadline(params['timeout']), pool_size=pool_size)
+    return clientlib.AcmeClient(directory, verify=verify, deadline=Deadline(params['timeout']), pool_size=pool_size,
+                                max_in_flight=pool_size)
 
 
 def hold_store_lock(module, store, timeout):

@@ -280,3 +280,51 @@ def test_deeply_nested_json_is_a_clear_error():
     resp = AcmeResponse(200, {}, b'[' * 100000 + b']' * 100000, 'https://ca/deep')
     with pytest.raises(CertpilotError, match='invalid JSON'):
         resp.json
+
+
+def _count_in_flight(state):
+    def slow(fake, method, body, protected, path):
+        if protected is not None:
+            fake.consume(protected.get('nonce'))
+        with state['lock']:
+            state['now'] += 1
+            state['peak'] = max(state['peak'], state['now'])
+        time.sleep(0.05)
+        with state['lock']:
+            state['now'] -= 1
+        return 200, {}, {'ok': True}
+    return slow
+
+
+@pytest.mark.parametrize('limit', [1, 3])
+def test_max_in_flight_bounds_requests_not_threads(fake_acme, limit):
+    """16 threads share a client with max_in_flight: never more exchanges at once than the limit, yet all finish."""
+    state = {'lock': threading.Lock(), 'now': 0, 'peak': 0}
+    fake_acme.routes['/slow*'] = _count_in_flight(state)
+    client = _client(fake_acme, max_in_flight=limit)
+    client.directory()
+    done = []
+
+    def worker(index):
+        done.append(client.post_as_get(fake_acme.url('/slow/%d' % index)).json['ok'])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert done == [True] * 16
+    assert state['peak'] == limit  # bounded, and the bound is reached (the threads do run concurrently)
+
+
+def test_without_max_in_flight_threads_are_not_serialised(fake_acme):
+    state = {'lock': threading.Lock(), 'now': 0, 'peak': 0}
+    fake_acme.routes['/slow*'] = _count_in_flight(state)
+    client = _client(fake_acme)
+    client.directory()
+    threads = [threading.Thread(target=client.get, args=(fake_acme.url('/slow/%d' % i),)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert state['peak'] > 1
