@@ -54,7 +54,9 @@ options:
     type: str
   concurrency:
     description:
-      - Maximum number of certificates handled at the same time.
+      - Maximum number of HTTP requests in flight to the ACME server at the same time.
+      - Up to four times as many certificates are worked on at once, because a certificate waiting for the
+        server (a poll interval, a C(Retry-After)) holds no request slot.
     type: int
     default: 10
   archive_keep:
