@@ -106,8 +106,10 @@ options:
         C(state) (C(present) or C(absent), default C(present)), C(secret) (boolean, default C(false);
         when true the content never appears in diff or results; private keys are hidden without it) and
         C(verify) (a list of C({server_name, address, port}) TLS endpoints that must serve the first
-        certificate of this file after the reload; C(address) defaults to the target address,
-        C(port) to 443).
+        certificate of this file after the reload and, when the file holds a chain, exactly that chain after it, in
+        order; C(address) defaults to the target address and may be a host name, resolved on the host running the
+        module; C(port) defaults to 443). A check that cannot run (a name that does not resolve, a refused or
+        timed-out handshake) fails the host and restores its previous files.
       - Passing a private key as C(content) is possible, but C(src) keeps it out of Ansible variables.
     type: list
     elements: dict
@@ -262,7 +264,7 @@ hosts:
       description: Whether the previous files were restored after a failure.
       type: bool
     verified:
-      description: TLS checks, each C(server_name), C(address), C(port), C(ok), C(fingerprint_sha256) or C(error).
+      description: TLS checks, each C(server_name), C(address), C(port), C(ok), C(fingerprint_sha256) and C(served_chain_sha256) (the served certificates after the leaf), or C(error).
       type: list
       elements: dict
     error:
@@ -286,6 +288,7 @@ hosts:
           port: 443
           ok: true
           fingerprint_sha256: 9b7c...
+          served_chain_sha256: [c2f0...]
 failed_hosts:
   description: Names of the targets that failed.
   returned: always

@@ -96,3 +96,55 @@ def test_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook, sce
     assert served(sandbox, 'web1', cert['domains'][0]) == old
     assert sorted(os.listdir(cert_dir)) == ['chain.pem', 'fullchain.pem', 'privkey.pem']
     assert not [n for n in os.listdir(info['nginx_conf_dir']) if 'certpilot-backup' in n]
+
+
+SFTP_PUSH_TASK = 'Push to every host without Python over SFTP (one call, concurrent)'
+
+
+def test_sftp_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook, sandbox_dns, tmp_store, tmp_path):
+    """The same over the sftp transport: sftp_push's own verify step compares the served chain too."""
+    from test_roles_sftp import Scenario, sftp_vars  # noqa: E402  pylint: disable=import-outside-toplevel
+    sc = Scenario(sandbox, sandbox_dns, tmp_store, hosts=('appliance1',), shared=False)
+    try:
+        first = run_playbook(RENEW, extra_vars=sftp_vars(sandbox, sc))
+        assert first.rc == 0, first.explain()
+        cert = sc.certs[0]
+        old = store_fingerprint(sc.store, cert['name'])
+        host = list(first.task_results(SFTP_PUSH_TASK).values())[0]['hosts']['appliance1']
+        assert [v['ok'] for v in host['verified']] == [True]
+        assert host['verified'][0]['served_chain_sha256'] == _store_chain(sc.store, cert['name'])
+        assert host['verified'][0]['served_chain_sha256'], 'pebble issues through an intermediate'
+
+        info = sandbox['hosts']['appliance1']
+        cert_dir = os.path.join(info['cert_dir'], cert['name'])
+        impostor_pem, impostor_sha = _impostor_intermediate(sc.store, cert['name'])
+        impostor = tmp_path / 'impostor.pem'
+        impostor.write_bytes(impostor_pem)
+        flag = tmp_path / 'chain-swapped-once'
+        script = tmp_path / 'reload-wrong-chain.sh'
+        fullchain = os.path.join(cert_dir, 'fullchain.pem')
+        script.write_text(
+            '#!/bin/sh\nset -e\n'
+            'if [ ! -e {flag} ]; then\n'
+            '  touch {flag}\n'
+            "  awk '{{print}} /END CERTIFICATE/{{exit}}' {fullchain} > {tmp}/leaf.pem\n"
+            '  cat {tmp}/leaf.pem {impostor} > {fullchain}\n'
+            'fi\n'
+            'exec {nginx} -c {conf} -s reload\n'.format(flag=flag, fullchain=fullchain, tmp=tmp_path, impostor=impostor,
+                                                        nginx=info['nginx_binary'], conf=info['nginx_conf']))
+        script.chmod(0o755)
+        result = run_playbook(RENEW, extra_vars=sftp_vars(sandbox, sc, acme_certificates_force=True,
+                                                          cert_push_reload='command',
+                                                          cert_push_reload_command=str(script)))
+        new = store_fingerprint(sc.store, cert['name'])
+        assert new != old
+        assert result.rc != 0
+        assert flag.exists()
+        assert 'wrong chain' in result.stdout and impostor_sha in result.stdout, result.explain()
+        push = list(result.task_results(SFTP_PUSH_TASK).values())[0]
+        assert push['failed_hosts'] == ['appliance1'], push
+        assert push['hosts']['appliance1']['rolled_back'] is True
+        assert served(sandbox, 'appliance1', cert['domains'][0]) == old
+        assert sorted(n for n in os.listdir(cert_dir) if 'certpilot' in n) == []  # no temporary or backup file left
+    finally:
+        sc.cleanup(sandbox_dns)

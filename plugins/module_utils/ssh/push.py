@@ -25,6 +25,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
     Retryable, RetryPolicy, call_with_retry)
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.sftp_files import SFTPFiles
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import presented_chain
 
 
 # Where systemd runs, ``systemctl reload``; elsewhere the SysV ``service`` wrapper.
@@ -95,26 +97,30 @@ class SSHRunner(object):
         return self.run('kill -s %s %d' % (signal_name(name), int(pid)), timeout)
 
 
+def chain_fingerprints(pem_data):
+    """SHA-256 (lowercase hex) of every certificate in a PEM bundle, in file order (leaf first); [] if none."""
+    try:
+        return [hashlib.sha256(der).hexdigest() for der in pem_to_ders(pem_data)]
+    except ValueError:
+        return []
+
+
 def leaf_fingerprint(pem_data):
     """SHA-256 (lowercase hex) of the first certificate in a PEM bundle, or None."""
-    text = pem_data.decode('ascii', 'replace')
-    begin = text.find('-----BEGIN CERTIFICATE-----')
-    end = text.find('-----END CERTIFICATE-----', begin)
-    if begin < 0 or end < 0:
-        return None
-    der = ssl.PEM_cert_to_DER_cert(text[begin:end + len('-----END CERTIFICATE-----')] + '\n')
-    return hashlib.sha256(der).hexdigest()
+    chain = chain_fingerprints(pem_data)
+    return chain[0] if chain else None
 
 
 def normalize_fingerprint(value):
     return (value or '').replace(':', '').strip().lower()
 
 
-def served_fingerprint(address, port, server_name, deadline, timeout=10):
-    """SHA-256 of the certificate a TLS server presents for ``server_name``.
+def served_chain(address, port, server_name, deadline, timeout=10):
+    """SHA-256 of every certificate a TLS server presents for ``server_name``, leaf first.
 
-    Chain validation is deliberately off: the check is an exact fingerprint match
-    with the certificate we just pushed, which is stronger than any chain check.
+    ``address`` may be a host name: it is resolved here (IPv4 and IPv6). Chain validation is off on
+    purpose: the check is an exact match with the certificates we just pushed, which is stronger
+    than any trust check. Raises ``CertpilotError`` when this Python cannot read past the leaf.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -122,18 +128,30 @@ def served_fingerprint(address, port, server_name, deadline, timeout=10):
     sock = socket.create_connection((address, int(port)), timeout=max(1.0, deadline.cap(timeout)))
     try:
         with context.wrap_socket(sock, server_hostname=server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
+            ders, source = presented_chain(tls)
     finally:
         sock.close()
-    return hashlib.sha256(der).hexdigest()
+    if source not in ('public', 'private') or not ders:
+        raise CertpilotError('cannot read the certificate chain %s:%s presents (this Python reads %s)'
+                             % (address, port, source))
+    return [hashlib.sha256(der).hexdigest() for der in ders]
 
 
-def verify_served(endpoints, expected, deadline, probe=served_fingerprint, attempts=5):
+def _chain_text(fingerprints):
+    return '[%s]' % ', '.join(fingerprints) if fingerprints else 'no intermediate'
+
+
+def verify_served(endpoints, expected, deadline, probe=served_chain, attempts=5):
     """Check every endpoint serves ``expected``; retry briefly (workers take a moment after reload).
 
-    Returns a list of ``{server_name, address, port, fingerprint_sha256, ok, error}``.
+    ``expected`` is the list of fingerprints of the pushed file, leaf first (a string: the leaf only).
+    The leaf must match; when the file holds a chain, the served chain after the leaf must be exactly
+    that chain, in order. ``probe`` returns the served fingerprints (a list, leaf first; a string is a
+    leaf only). A check that cannot run (no name, no connection, no handshake) is a failure.
+    Returns a list of ``{server_name, address, port, fingerprint_sha256, served_chain_sha256, ok, error}``.
     """
-    expected = normalize_fingerprint(expected)
+    expected = [expected] if isinstance(expected, str) else list(expected)
+    expected = [normalize_fingerprint(value) for value in expected]
     results = []
     policy = RetryPolicy(attempts=attempts, base=0.3, cap=2.0)
     for endpoint in endpoints:
@@ -142,15 +160,24 @@ def verify_served(endpoints, expected, deadline, probe=served_fingerprint, attem
 
         def attempt(endpoint=endpoint):
             try:
-                got = normalize_fingerprint(probe(endpoint['address'], endpoint['port'], endpoint['server_name'], deadline))
+                got = probe(endpoint['address'], endpoint['port'], endpoint['server_name'], deadline)
             except (OSError, ssl.SSLError) as exc:
                 raise Retryable(CertpilotError('TLS handshake failed: %s' % exc))
-            if got != expected:
-                raise Retryable(CertpilotError('serves %s, expected %s' % (got, expected)), what=got)
+            got = [got] if isinstance(got, str) else list(got)
+            got = [normalize_fingerprint(value) for value in got]
+            leaf = got[0] if got else ''
+            if leaf != expected[0]:
+                raise Retryable(CertpilotError('serves %s, expected %s' % (leaf or 'no certificate', expected[0])),
+                                what=leaf)
+            if len(expected) > 1 and got[1:] != expected[1:]:
+                raise Retryable(CertpilotError('right leaf, wrong chain: serves %s, expected %s' % (
+                    _chain_text(got[1:]), _chain_text(expected[1:]))), what=leaf)
             return got
 
         try:
-            entry['fingerprint_sha256'] = call_with_retry(attempt, policy, deadline, what='TLS verification')
+            got = call_with_retry(attempt, policy, deadline, what='TLS verification')
+            entry['fingerprint_sha256'] = got[0]
+            entry['served_chain_sha256'] = got[1:]
             entry['ok'] = True
         except CertpilotError as exc:
             entry['error'] = exc.msg
@@ -162,7 +189,7 @@ class HostPush(object):
     """One host over SSH: the install transaction with SFTP files, SSH commands and a TLS verify step."""
 
     def __init__(self, name, address, port, specs, validate_command=None, reload_command=None,
-                 username=None, command_timeout=60, verify_attempts=5, probe=served_fingerprint, reload=None):
+                 username=None, command_timeout=60, verify_attempts=5, probe=served_chain, reload=None):
         self.name = name
         self.address = address
         self.port = port
@@ -222,8 +249,8 @@ class HostPush(object):
             spec = state.spec
             if not spec.verify or spec.state != 'present':
                 continue
-            expected = leaf_fingerprint(spec.data)
-            if expected is None:
+            expected = chain_fingerprints(spec.data)
+            if not expected:
                 raise CertpilotError('%s has verify endpoints but holds no PEM certificate' % spec.dest)
             checks.extend(verify_served(spec.verify, expected, self._deadline, probe=self.probe,
                                         attempts=self.verify_attempts))

@@ -161,8 +161,12 @@ def _os_error(exc, what, step):
     return ProbeError('%s: %s failed: %s' % (what, step, exc.strerror or exc), transient=transient)
 
 
-def _presented_chain(ssock):
-    """(list of DER, source) of the chain the server sent, leaf first."""
+def presented_chain(ssock):
+    """(list of DER, source) of the chain the server sent, leaf first.
+
+    ``source`` is ``public``/``private`` (the whole chain), ``leaf-only`` (this Python can read only the
+    leaf) or ``none``.
+    """
     getter = getattr(ssock, 'get_unverified_chain', None)
     if getter is not None:
         chain = getter()
@@ -217,7 +221,7 @@ def handshake_once(endpoint, context, resolver, deadline):
             raise ProbeError('%s: TLS handshake failed: %s' % (what, exc.reason or exc))
         except OSError as exc:
             raise _os_error(exc, what, 'TLS handshake')
-        chain, source = _presented_chain(ssock)
+        chain, source = presented_chain(ssock)
         if not chain:
             raise ProbeError('%s: the server presented no certificate' % what)
         try:

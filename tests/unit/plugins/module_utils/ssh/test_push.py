@@ -482,3 +482,116 @@ def test_lost_connection_reconnects_and_restores_on_the_new_session():
     assert sftp.content('/c/cert.pem') == b'old\n'
     assert second.ran == []  # no reload had started, so none after the restore
     assert result['changed'] is False
+
+
+def test_verify_wrong_served_chain_rolls_back():
+    """The right leaf with another intermediate (a stale chain file on the server) is a failed verify."""
+    leaf_pem, _key, leaf_fp = make_cert('chain.example.test')
+    inter_pem, _k2, inter_fp = make_cert('Intermediate A')
+    _other_pem, _k3, other_fp = make_cert('Intermediate B')
+    old_pem, _k4, _old_fp = make_cert('old.example.test')
+    sftp = FakeSFTP({'/c/fullchain.pem': (old_pem, 0o644)})
+    client = FakeClient(sftp)
+    from ansible_collections.certpilot.tls.plugins.module_utils.ssh import runner
+    params = _params([{'dest': '/c/fullchain.pem', 'content': (leaf_pem + inter_pem).decode(),
+                       'verify': [{'server_name': 'chain.example.test'}]}])
+    host = runner.build_hosts(params)[0]
+    host.probe = lambda a, p, s, d: [leaf_fp, other_fp]
+    host.verify_attempts = 2
+    with pytest.raises(CertpilotError) as info:
+        host.run(FakeConnector({'10.0.0.1': client}), Deadline(20))
+    assert 'wrong chain' in info.value.msg and other_fp in info.value.msg and inter_fp in info.value.msg
+    assert info.value.details['rolled_back'] is True
+    assert sftp.content('/c/fullchain.pem') == old_pem
+
+    host = runner.build_hosts(params)[0]
+    host.probe = lambda a, p, s, d: [leaf_fp, inter_fp]
+    result = host.run(FakeConnector({'10.0.0.1': FakeClient(FakeSFTP())}), Deadline(20))
+    check = result['verified'][0]
+    assert check['ok'] is True and check['fingerprint_sha256'] == leaf_fp and check['served_chain_sha256'] == [inter_fp]
+
+
+def test_leaf_only_file_checks_the_leaf_only():
+    leaf_pem, _key, leaf_fp = make_cert('leaf.example.test')
+    _inter_pem, _k2, inter_fp = make_cert('Intermediate A')
+    checks = push.verify_served([{'server_name': 'leaf.example.test', 'address': '10.0.0.1', 'port': 443}],
+                                push.chain_fingerprints(leaf_pem), Deadline(5),
+                                probe=lambda a, p, s, d: [leaf_fp, inter_fp], attempts=1)
+    assert checks[0]['ok'] is True and checks[0]['served_chain_sha256'] == [inter_fp]
+
+
+@pytest.fixture
+def chain_server(tmp_path):
+    """A real TLS server on 127.0.0.1 presenting a leaf and its issuer (a two-certificate chain file)."""
+    import ssl
+    import threading
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u'Push Test CA')])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u'localhost')]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(u'localhost')]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    chain_pem = leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM)
+    cert_path, key_path = str(tmp_path / 'chain.pem'), str(tmp_path / 'key.pem')
+    with open(cert_path, 'wb') as handle:
+        handle.write(chain_pem)
+    with open(key_path, 'wb') as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(8)
+    stop = []
+
+    def serve():
+        while not stop:
+            try:
+                conn, _addr = sock.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+    thread = threading.Thread(target=serve)
+    thread.daemon = True
+    thread.start()
+    try:
+        yield sock.getsockname()[1], chain_pem
+    finally:
+        stop.append(True)
+        sock.close()
+
+
+def test_served_chain_reads_the_whole_presented_chain_by_host_name(chain_server):
+    port, chain_pem = chain_server
+    expected = push.chain_fingerprints(chain_pem)
+    assert len(expected) == 2
+    assert push.served_chain('localhost', port, 'localhost', Deadline(10)) == expected
+    checks = push.verify_served([{'server_name': 'localhost', 'address': 'localhost', 'port': port}], expected,
+                                Deadline(10), attempts=1)
+    assert checks[0]['ok'] is True, checks
+
+
+def test_verify_that_cannot_run_fails_closed(chain_server):
+    port, chain_pem = chain_server
+    expected = push.chain_fingerprints(chain_pem)
+    closed = socket.socket()
+    closed.bind(('127.0.0.1', 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there any more: connection refused
+    endpoints = [{'server_name': 'localhost', 'address': 'no-such-host.invalid', 'port': port},
+                 {'server_name': 'localhost', 'address': '127.0.0.1', 'port': closed_port}]
+    checks = push.verify_served(endpoints, expected, Deadline(20), attempts=2)
+    assert [c['ok'] for c in checks] == [False, False]
+    assert all('TLS handshake failed' in c['error'] for c in checks), checks
