@@ -174,6 +174,7 @@ def main():
             rows.append(result)
     finally:
         shutil.rmtree(target, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)  # the generated store holds private keys
     ours, loop = rows[0], (rows[1] if len(rows) > 1 else None)
     stamp = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     lines = ['# Deploy benchmark: one cert_files task vs file/copy loops', '',
