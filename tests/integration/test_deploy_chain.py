@@ -46,6 +46,30 @@ def _store_chain(store, name):
     return [c.fingerprint(hashes.SHA256()).hex() for c in certs[1:]]
 
 
+def _wrong_chain_reload(tmp_path, info, cert_dir, impostor_pem):
+    """(script, flag): a reload command whose first run serves the new leaf with the impostor intermediate.
+
+    That is what a stale or hand-edited chain file does; the rollback's reload, the same mechanism, then
+    serves the restored files. ``flag`` exists once the swap happened.
+    """
+    impostor = tmp_path / 'impostor.pem'
+    impostor.write_bytes(impostor_pem)
+    flag = tmp_path / 'chain-swapped-once'
+    script = tmp_path / 'reload-wrong-chain.sh'
+    fullchain = os.path.join(cert_dir, 'fullchain.pem')
+    script.write_text(
+        '#!/bin/sh\nset -e\n'
+        'if [ ! -e {flag} ]; then\n'
+        '  touch {flag}\n'
+        "  awk '{{print}} /END CERTIFICATE/{{exit}}' {fullchain} > {tmp}/leaf.pem\n"
+        '  cat {tmp}/leaf.pem {impostor} > {fullchain}\n'
+        'fi\n'
+        'exec {nginx} -c {conf} -s reload\n'.format(flag=flag, fullchain=fullchain, tmp=tmp_path, impostor=impostor,
+                                                    nginx=info['nginx_binary'], conf=info['nginx_conf']))
+    script.chmod(0o755)
+    return script, flag
+
+
 def test_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook, scenario, tmp_path):
     sc = scenario(hosts=('web1',), shared=False)
     first = run_playbook(RENEW, extra_vars=sc.extra_vars())
@@ -60,23 +84,7 @@ def test_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook, sce
     info = sandbox['hosts']['web1']
     cert_dir = os.path.join(info['cert_dir'], cert['name'])
     impostor_pem, impostor_sha = _impostor_intermediate(sc.store, cert['name'])
-    impostor = tmp_path / 'impostor.pem'
-    impostor.write_bytes(impostor_pem)
-    flag = tmp_path / 'chain-swapped-once'
-    script = tmp_path / 'reload-wrong-chain.sh'
-    # The forward reload serves the new leaf with the impostor intermediate (what a stale or hand-edited
-    # chain file does); the rollback's reload, the same mechanism, then serves the restored files.
-    fullchain = os.path.join(cert_dir, 'fullchain.pem')
-    script.write_text(
-        '#!/bin/sh\nset -e\n'
-        'if [ ! -e {flag} ]; then\n'
-        '  touch {flag}\n'
-        "  awk '{{print}} /END CERTIFICATE/{{exit}}' {fullchain} > {tmp}/leaf.pem\n"
-        '  cat {tmp}/leaf.pem {impostor} > {fullchain}\n'
-        'fi\n'
-        'exec {nginx} -c {conf} -s reload\n'.format(flag=flag, fullchain=fullchain, tmp=tmp_path, impostor=impostor,
-                                                    nginx=info['nginx_binary'], conf=info['nginx_conf']))
-    script.chmod(0o755)
+    script, flag = _wrong_chain_reload(tmp_path, info, cert_dir, impostor_pem)
     result = run_playbook(RENEW, extra_vars=sc.extra_vars(acme_certificates_force=True,
                                                           cert_push_reload_command=str(script)))
     new = store_fingerprint(sc.store, cert['name'])
@@ -118,21 +126,7 @@ def test_sftp_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook
         info = sandbox['hosts']['appliance1']
         cert_dir = os.path.join(info['cert_dir'], cert['name'])
         impostor_pem, impostor_sha = _impostor_intermediate(sc.store, cert['name'])
-        impostor = tmp_path / 'impostor.pem'
-        impostor.write_bytes(impostor_pem)
-        flag = tmp_path / 'chain-swapped-once'
-        script = tmp_path / 'reload-wrong-chain.sh'
-        fullchain = os.path.join(cert_dir, 'fullchain.pem')
-        script.write_text(
-            '#!/bin/sh\nset -e\n'
-            'if [ ! -e {flag} ]; then\n'
-            '  touch {flag}\n'
-            "  awk '{{print}} /END CERTIFICATE/{{exit}}' {fullchain} > {tmp}/leaf.pem\n"
-            '  cat {tmp}/leaf.pem {impostor} > {fullchain}\n'
-            'fi\n'
-            'exec {nginx} -c {conf} -s reload\n'.format(flag=flag, fullchain=fullchain, tmp=tmp_path, impostor=impostor,
-                                                        nginx=info['nginx_binary'], conf=info['nginx_conf']))
-        script.chmod(0o755)
+        script, flag = _wrong_chain_reload(tmp_path, info, cert_dir, impostor_pem)
         result = run_playbook(RENEW, extra_vars=sftp_vars(sandbox, sc, acme_certificates_force=True,
                                                           cert_push_reload='command',
                                                           cert_push_reload_command=str(script)))
