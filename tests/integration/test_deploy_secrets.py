@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keys over both transports against the real sandbox (sshd, SFTP): never shown with ``--diff -vvv``
 (even without ``secret``), never readable by another uid at any instant, and no write through a
-planted symlink at a destination or a key directory."""
+planted symlink at a destination, a key directory or a challenge directory."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -140,6 +140,39 @@ def test_symlinks_at_destination_and_key_directory_are_refused(sandbox, run_play
         {'dest': dirs['appliance1'] + '/privkey.pem', 'content': key, 'mode': '0600'}])))
     assert push.rc != 0 and 'refusing %s/privkey.pem' % dirs['appliance1'] in push.stdout
     assert sorted(os.listdir(str(outside))) == ['victim.pem']
+
+
+def test_symlinked_challenge_directory_is_refused_on_a_web_host(sandbox, run_playbook, dirs, tmp_path):
+    """acme_http01_files on web1 (over SSH, as root): a planted .well-known/acme-challenge symlink is refused,
+    nothing is written where it points, and the same holds for a symlinked .well-known."""
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    webroot = dirs['web1'] + '/www'
+    token = 'tok_%s' % uuid.uuid4().hex[:12]
+    challenge = {'token': token, 'key_authorization': token + '.thumbprint_abc'}
+    task = {'name': 'challenge files', 'certpilot.tls.acme_http01_files': {
+        'webroot': webroot, 'challenges': [challenge]}}
+    os.makedirs(webroot + '/.well-known')
+    os.symlink(str(outside), webroot + '/.well-known/acme-challenge')
+    result = run_playbook(_web1_play(task), extra_args=('--diff',))
+    assert result.rc != 0
+    assert 'refusing %s/.well-known/acme-challenge: it is a symlink below the webroot' % webroot in result.stdout, \
+        result.explain()
+    assert os.listdir(str(outside)) == []
+
+    os.unlink(webroot + '/.well-known/acme-challenge')
+    os.rmdir(webroot + '/.well-known')
+    os.symlink(str(outside), webroot + '/.well-known')
+    result = run_playbook(_web1_play(task))
+    assert result.rc != 0
+    assert 'refusing %s/.well-known: it is a symlink below the webroot' % webroot in result.stdout, result.explain()
+    assert os.listdir(str(outside)) == []
+
+    os.unlink(webroot + '/.well-known')  # the control: a real directory works
+    result = run_playbook(_web1_play(task))
+    assert result.rc == 0, result.explain()
+    with open(os.path.join(webroot, '.well-known', 'acme-challenge', challenge['token'])) as handle:
+        assert handle.read() == challenge['key_authorization']
 
 
 @pytest.fixture(scope='module')
