@@ -84,3 +84,24 @@ def test_sftp_refuses_unknown_and_changed_host_keys(sandbox, run_playbook, tmp_p
     assert changed.rc != 0
     assert 'CHANGED' in changed.stdout, changed.explain()
     assert not os.path.exists(dest)
+
+
+def test_sftp_keys_given_as_content_like_the_awx_credential_injects_them(sandbox, run_playbook, appliance_scenario):
+    """docs/awx/credential_type_sftp_acme_host.yml: no key file, the key itself in both roles' variables.
+
+    The challenge files (acme_certificates) and the certificate push (cert_push) both reach appliance1, and
+    with -vvv the key's text appears nowhere in the output.
+    """
+    sc = appliance_scenario
+    with open(sandbox['ssh']['private_key']) as handle:
+        key_text = handle.read()
+    body = [line for line in key_text.strip().splitlines() if not line.startswith('-----')]
+    result = run_playbook(RENEW, extra_vars=sftp_vars(
+        sandbox, sc, cert_push_sftp_private_key_src='', acme_certificates_sftp_private_key_src='',
+        cert_push_sftp_private_key_content=key_text, acme_certificates_sftp_private_key_content=key_text),
+        extra_args=('-vvv',))
+    assert result.rc == 0, result.explain()
+    assert_serving_store(sandbox, sc)
+    output = result.stdout + result.stderr
+    assert 'PRIVATE KEY' not in output
+    assert not [line for line in body if len(line) > 16 and line in output]
