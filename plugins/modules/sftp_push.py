@@ -264,7 +264,9 @@ hosts:
       description: Whether the previous files were restored after a failure.
       type: bool
     verified:
-      description: TLS checks, each C(server_name), C(address), C(port), C(ok), C(fingerprint_sha256) and C(served_chain_sha256) (the served certificates after the leaf), or C(error).
+      description:
+        - TLS checks, each C(server_name), C(address), C(port), C(ok), C(fingerprint_sha256) and
+          C(served_chain_sha256) (the served certificates after the leaf), or C(error).
       type: list
       elements: dict
     error:
