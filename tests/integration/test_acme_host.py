@@ -2,8 +2,8 @@
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A dedicated ACME host: renew.yml with the store on web3 (over SSH, not localhost), deploying to web1/web2
-over the ansible transport and to appliance1 over SFTP with the SSH key given as content, rendered from
-docs/awx/credential_type_sftp_acme_host.yml as AWX injects it.
+over the ansible transport and to appliance1 over SFTP with the SSH key given as content (for the challenge
+files and for the push), rendered from docs/awx/credential_type_sftp_acme_host.yml as AWX injects it.
 
 Round trips to the ACME host are counted in the ``-vvv`` output (``<address> SSH: EXEC`` lines, one per
 module run with pipelining) during the deploy play: they do not grow with the number of certificates.
@@ -68,8 +68,6 @@ class AcmeHostScenario(Scenario):
             renew_acme_host=ACME_HOST,
             cert_push_sftp_known_hosts=ssh['known_hosts'],
             acme_certificates_sftp_known_hosts=ssh['known_hosts'],
-            acme_certificates_sftp_private_key_src=ssh['private_key'],
-            acme_certificates_sftp_username=ssh['user'],
         )
         values.update(credential_extra_vars(ssh))
         return values
@@ -85,6 +83,9 @@ def credential_extra_vars(ssh):
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
     values = dict((name, env.from_string(template).render(**inputs)) for name, template in injectors['extra_vars'].items())
     assert values['cert_push_sftp_private_key_content'] == inputs['ssh_key']
+    # the challenge files for SFTP targets are written from the ACME host with the same key, no file there
+    assert values['acme_certificates_sftp_private_key_content'] == inputs['ssh_key']
+    assert values['acme_certificates_sftp_username'] == inputs['username']
     return values
 
 
