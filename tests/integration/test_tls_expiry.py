@@ -568,3 +568,25 @@ def test_report_names_carry_the_awx_job_or_slice(farm_playbook, farm, tmp_path, 
     names = sorted(os.listdir(str(tmp_path / 'report')))
     assert names == sorted(['tls-expiry%s.json' % suffix, 'tls-expiry%s.csv' % suffix,
                             'certpilot_tls%s.prom' % suffix]), (names, run.explain())
+
+
+def _prom_series(path):
+    """Every series (name and labels) of a textfile-collector file, as written."""
+    with open(path) as handle:
+        return [line.rsplit(' ', 1)[0] for line in handle.read().splitlines() if line and not line.startswith('#')]
+
+
+def test_slices_write_prometheus_files_that_never_repeat_a_series(farm_playbook, farm, tmp_path):
+    """Two slices of one sliced job, each with its part of the endpoints, into one textfile directory:
+    node_exporter refuses a series that two files repeat, so none may."""
+    for number, kinds in ((1, ['exp80']), (2, ['expired'])):
+        run = _report_playbook_run(farm_playbook, farm, kinds, tmp_path, {
+            'awx_job_id': 4800 + number, 'awx_workflow_job_id': 4800, 'awx_job_slice_number': number,
+            'awx_job_slice_count': 2, 'expiry_report_formats': ['prometheus'], 'expiry_report_fail_on': 'never'})
+        assert run.rc == 0, run.explain()
+    report = tmp_path / 'report'
+    files = sorted(os.listdir(str(report)))
+    assert files == ['certpilot_tls-slice1of2.prom', 'certpilot_tls-slice2of2.prom'], files
+    series = [s for name in files for s in _prom_series(str(report / name))]
+    assert series and len(series) == len(set(series)), [s for s in series if series.count(s) > 1]
+    assert 'certpilot_tls_last_check_seconds{report="tls-expiry-slice2of2"}' in series
