@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from acme_store_util import order_urls, playbook_vars, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+from test_roles_renew import RENEW, scenario  # noqa: E402,F401  pylint: disable=unused-import
 
 ACCOUNT = r'''
 - name: ACME account
@@ -171,3 +172,23 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
     assert 'stale store lock' in res.stdout + res.stderr
     assert 'gone.example.test' in res.stdout + res.stderr
     assert len(order_urls(sandbox, extra['account_key'])) == 1
+
+
+@pytest.mark.timeout(900)
+def test_role_waits_only_acme_certificates_lock_timeout(sandbox, run_playbook, scenario, collection_env):
+    """renew.yml passes acme_certificates_lock_timeout to the order task: a held lock fails it after 2 s, not 300."""
+    sc = scenario(hosts=('web1',), shared=False)
+    extra = sc.extra_vars(acme_certificates_lock_timeout=2)
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, extra['acme_certificates_store']], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=dict(collection_env), universal_newlines=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        res = run_playbook(RENEW, extra_vars=extra)
+        assert res.rc != 0
+        assert 'another run holds the store' in res.stdout, res.explain()
+        assert 'gave up after lock_timeout=2 s' in res.stdout, res.explain()
+        assert ('(pid %d, host ' % holder.pid) in res.stdout
+    finally:
+        holder.stdin.write('\n')
+        holder.stdin.flush()
+        assert holder.wait(timeout=60) == 0
