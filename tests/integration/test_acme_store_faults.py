@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import json
 import os
 import subprocess
@@ -78,6 +79,20 @@ lock.release()
 '''
 
 
+@contextlib.contextmanager
+def held_store_lock(store, env):
+    """Another process holds ``store``'s lock (a real StoreLock) until the block ends; yields that process."""
+    holder = subprocess.Popen([sys.executable, '-c', HOLDER, store], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=dict(env), universal_newlines=True)
+    try:
+        assert holder.stdout.readline() == 'locked\n'
+        yield holder
+    finally:
+        holder.stdin.write('\n')
+        holder.stdin.flush()
+        assert holder.wait(timeout=60) == 0
+
+
 @pytest.fixture
 def cleanup_challenges(sandbox):
     results = []
@@ -146,10 +161,7 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
     acct = run_playbook(ACCOUNT, extra_vars=extra)
     assert acct.rc == 0, acct.explain()
 
-    holder = subprocess.Popen([sys.executable, '-c', HOLDER, extra['store']], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, env=dict(collection_env), universal_newlines=True)
-    try:
-        assert holder.stdout.readline() == 'locked\n'
+    with held_store_lock(extra['store'], collection_env) as holder:
         res = run_playbook(ISSUE, extra_vars=extra)
         assert res.rc != 0
         order = res.task_results('Order')['localhost']
@@ -158,10 +170,6 @@ def test_held_lock_fails_after_lock_timeout_and_stale_lock_warns(sandbox, run_pl
         assert ('(pid %d, host ' % holder.pid) in order['msg']
         assert order_urls(sandbox, extra['account_key']) == [], 'no order while another run holds the store'
         assert sorted(os.listdir(extra['store'])) == ['.lock'], 'nothing written while another run holds the store'
-    finally:
-        holder.stdin.write('\n')
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
 
     # a lock file left by a run that is gone (kill -9): taken over with a warning, the run works
     with open(os.path.join(extra['store'], '.lock'), 'w') as handle:
@@ -179,16 +187,9 @@ def test_role_waits_only_acme_certificates_lock_timeout(sandbox, run_playbook, s
     """renew.yml passes acme_certificates_lock_timeout to the order task: a held lock fails it after 2 s, not 300."""
     sc = scenario(hosts=('web1',), shared=False)
     extra = sc.extra_vars(acme_certificates_lock_timeout=2)
-    holder = subprocess.Popen([sys.executable, '-c', HOLDER, extra['acme_certificates_store']], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, env=dict(collection_env), universal_newlines=True)
-    try:
-        assert holder.stdout.readline() == 'locked\n'
+    with held_store_lock(extra['acme_certificates_store'], collection_env) as holder:
         res = run_playbook(RENEW, extra_vars=extra)
         assert res.rc != 0
         assert 'another run holds the store' in res.stdout, res.explain()
         assert 'gave up after lock_timeout=2 s' in res.stdout, res.explain()
         assert ('(pid %d, host ' % holder.pid) in res.stdout
-    finally:
-        holder.stdin.write('\n')
-        holder.stdin.flush()
-        assert holder.wait(timeout=60) == 0
