@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 VENV=${VENV:-$ROOT/.venv}
-GATES=${GATES:-"sanity units lint docs-check docs-lint build-check galaxy-importer changelog-lint integration"}
+GATES=${GATES:-"sanity units lint docs-check docs-lint build-check galaxy-importer changelog-lint integration awx-second-leg"}
 declare -a PASSED=() FAILED=()
 start_all=$(date +%s)
 
