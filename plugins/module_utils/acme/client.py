@@ -23,7 +23,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
     RetryPolicy, Retryable, call_with_retry, parse_retry_after)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import sign_jws
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import BAD_NONCE, AcmeProblem
 
 from urllib.parse import urljoin
 
@@ -386,7 +386,7 @@ class AcmeClient:
                     return resp
                 doc = _problem_doc(resp)
                 last = AcmeProblem(doc, resp.status, url, identifier=identifier, what=what)
-                if last.is_type('badNonce'):
+                if last.is_type(BAD_NONCE):
                     self._count(bad_nonce=True)
                     continue
                 if resp.status in RETRY_STATUS:

@@ -28,7 +28,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations as gen
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_migration import migrate as migrate_folder
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 
 KEY_MODE = gen.KEY_MODE
 FILE_MODE = gen.FILE_MODE

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
 
 pytestmark = pytest.mark.timeout(60)

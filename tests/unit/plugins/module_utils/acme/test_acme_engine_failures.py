@@ -24,8 +24,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import (
-    Finalizer, OrderRunner, normalize_certificates, shares_identifier)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.finalizer import Finalizer
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates, shares_identifier
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 

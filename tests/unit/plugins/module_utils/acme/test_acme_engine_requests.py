@@ -26,8 +26,8 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import RetryPolicy
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import (
-    Finalizer, OrderRunner, normalize_certificates)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.finalizer import Finalizer
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 

@@ -11,11 +11,11 @@ from cryptography import x509
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import normalize_certificates
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import normalize_certificates
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import generate_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import challenge_entry
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, b64u
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name, validate_token
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name, validate_token
 
 
 @pytest.mark.parametrize('token', ['abc', 'A-b_9' * 10])
