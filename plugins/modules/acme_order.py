@@ -25,8 +25,9 @@ description:
     the CA, until that time (C(action=skipped) in RV(certificates), reason V(rate-limited-until) in RV(failed_certificates)),
     then try it again. A shorter C(Retry-After) is waited for and retried within the run.
   - With ARI, the new order names the replaced certificate (C(replaces), RFC 9773) only when the two share at
-    least one identifier. If the CA refuses the order naming it (any 4xx or 5xx answer except a rate limit), it is
-    ordered once more without C(replaces), with a warning.
+    least one identifier. If the CA refuses the order because of it (C(alreadyReplaced), or C(malformed) /
+    C(unauthorized) with a detail that mentions C(replaces), RFC 9773 section 5), it is ordered once more without
+    C(replaces), with a warning. Any other refusal (a rate limit, a 5xx, a refused identifier) is reported as it is.
 author:
   - certpilot maintainers (@certpilot)
 extends_documentation_fragment:

@@ -16,13 +16,12 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import certificate as certlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, _now, cert_facts, workflow_threads
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
     KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import (
     CHALLENGE_TYPES, authz_error, challenge_entry, find_challenge, parse_expires)
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import MALFORMED, UNAUTHORIZED, AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import ALREADY_REPLACED, MALFORMED, UNAUTHORIZED, AcmeProblem
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.renewal import decide
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
@@ -55,15 +54,21 @@ def normalize_certificates(certificates):
 
 
 def refuses_replacement(exc):
-    """A new-order refusal that may be about ``replaces`` (RFC 9773 lets a CA refuse it, some with a 5xx).
+    """A new-order refusal that is about ``replaces`` (RFC 9773 section 5), so ordering once more without it can work.
 
-    Any 4xx or 5xx answer counts, except a rate limit (asking again at once would only make it worse).
+    - ``alreadyReplaced``: the certificate was replaced by another order already (section 5 makes a CA answer
+      that, HTTP 409, with this type);
+    - ``malformed`` or ``unauthorized`` whose detail mentions "replace": the other checks of section 5 (the
+      certificate is not this account's, shares no identifier with the order, is unknown) have no type of their
+      own; CAs answer them with these two and name the field (Let's Encrypt does).
+    Anything else (a rate limit, a 5xx, a refused identifier, a bad nonce) would fail the same way without
+    ``replaces`` and is reported as it is.
     """
-    try:
-        status = int(exc.status)
-    except (TypeError, ValueError):
+    if not isinstance(exc, AcmeProblem):
         return False
-    return 400 <= status < 600 and not rate_limits.is_rate_limit(exc)
+    if exc.is_type(ALREADY_REPLACED):
+        return True
+    return (exc.is_type(MALFORMED) or exc.is_type(UNAUTHORIZED)) and exc.mentions('replace')
 
 
 def shares_identifier(have, want):
@@ -162,8 +167,8 @@ class OrderRunner(CertificateWorkflow):
         except AcmeProblem as exc:
             if not replaces or not refuses_replacement(exc):
                 raise
-            # the CA refused the order naming the replaced certificate (already replaced, not ours, or a
-            # server that does not support it): order once more, without it
+            # the CA refused the order because of the certificate it names (already replaced, not ours, no
+            # shared identifier): order once more, without it
             self.warn('%s: the CA refused the order with replaces=%s (HTTP %s, %s); ordering without it'
                       % (name, replaces, exc.status, exc.detail))
             replaces = None

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Per-certificate failures of OrderRunner/Finalizer against the scripted server: failed_certificates entries
 with the CA's problem document, rate limits recorded in the store and skipped until their time, and
-RFC 9773 'replaces' only with a shared identifier, dropped once after any refusal."""
+RFC 9773 'replaces' only with a shared identifier, dropped once when the CA refuses it (alreadyReplaced, ...)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -332,20 +332,56 @@ def test_replaces_only_with_a_shared_identifier(fake_acme, tmp_path):
     assert json.load(open(os.path.join(store, 'moved', 'order.json')))['replaces'] is None
 
 
-@pytest.mark.parametrize('status, ptype', [(500, 'serverInternal'), (503, 'serverInternal'), (400, 'malformed'),
-                                           (409, 'alreadyReplaced'), (403, 'unauthorized')])
-def test_refused_replacement_is_ordered_once_more_without_replaces(fake_acme, tmp_path, status, ptype):
+@pytest.mark.parametrize('status, ptype, detail', [
+    (409, 'alreadyReplaced', 'this certificate was replaced already'),
+    (400, 'malformed', 'the certificate named in "replaces" has no identifier in common with this order'),
+    (403, 'unauthorized', 'the certificate in replaces was not issued to this account'),
+])
+def test_refused_replacement_is_ordered_once_more_without_replaces(fake_acme, tmp_path, status, ptype, detail):
     ca = CA(fake_acme)
     store = str(tmp_path / 'store')
     _install_cert(store, 'www')
-    ca.refuse = lambda payload: _problem(ptype, 'no replacing here', status) if 'replaces' in payload else None
+    ca.refuse = lambda payload: _problem(ptype, detail, status) if 'replaces' in payload else None
     runner = _runner(fake_acme, store)
     results, _c, errors = runner.run(_specs(('www', ['www.example.com'])))
     assert errors == [] and results['www']['action'] == 'order'
     assert len(ca.accepted) == 1 and 'replaces' not in ca.accepted[0]
-    assert all('replaces' in o for o in ca.orders[:-1]) and ca.orders[-1] is ca.accepted[0]
+    assert [('replaces' in o) for o in ca.orders] == [True, False]
     assert json.load(open(os.path.join(store, 'www', 'order.json')))['replaces'] is None
     assert any('refused the order with replaces' in w and str(status) in w for w in runner.warnings)
+
+
+@pytest.mark.parametrize('status, ptype, detail', [
+    (403, 'unauthorized', 'the account is not allowed to order for this name'),   # not about replaces
+    (400, 'malformed', 'identifiers must not be empty'),
+    (400, 'rejectedIdentifier', 'the CA will not issue for this name'),
+    (400, 'badCSR', 'replaces is fine but the key is too short'),                  # mentions it, wrong type
+])
+def test_other_refusals_with_replaces_are_reported_not_retried_without_it(fake_acme, tmp_path, status, ptype,
+                                                                           detail):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www')
+    ca.refuse = lambda payload: _problem(ptype, detail, status)
+    runner = _runner(fake_acme, store)
+    results, _c, errors = runner.run(_specs(('www', ['www.example.com'])))
+    assert results['www']['action'] == 'error' and detail in results['www']['error'] and len(errors) == 1
+    assert len(ca.orders) == 1 and 'replaces' in ca.orders[0], 'no second order without replaces'
+    assert runner.failed['www']['problem']['type'] == NS + ptype
+    assert not any('refused the order with replaces' in w for w in runner.warnings)
+
+
+@pytest.mark.parametrize('status', [500, 503])
+def test_a_server_error_with_replaces_is_retried_with_it_and_then_reported(fake_acme, tmp_path, status):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www')
+    ca.refuse = lambda payload: _problem('serverInternal', 'replaces broke us', status) if 'replaces' in payload else None
+    runner = _runner(fake_acme, store)
+    results, _c, _e = runner.run(_specs(('www', ['www.example.com'])))
+    assert results['www']['action'] == 'error' and 'replaces broke us' in results['www']['error']
+    assert ca.orders and all('replaces' in o for o in ca.orders), 'the client retries the same request (bounded)'
+    assert ca.accepted == []
 
 
 def test_refusal_without_replaces_and_rate_limit_with_replaces_are_not_retried(fake_acme, tmp_path):
@@ -369,10 +405,10 @@ def test_second_refusal_without_replaces_is_the_reported_failure(fake_acme, tmp_
     ca = CA(fake_acme)
     store = str(tmp_path / 'store')
     _install_cert(store, 'www')
-    ca.refuse = lambda payload: (_problem('serverInternal', 'replaces broke us', 500) if 'replaces' in payload
+    ca.refuse = lambda payload: (_problem('alreadyReplaced', 'replaced already', 409) if 'replaces' in payload
                                  else _problem('rejectedIdentifier', 'not this name', 400))
     runner = _runner(fake_acme, store)
     results, _c, _e = runner.run(_specs(('www', ['www.example.com'])))
     assert results['www']['action'] == 'error' and 'not this name' in results['www']['error']
     assert runner.failed['www']['problem']['type'] == NS + 'rejectedIdentifier'
-    assert [('replaces' in o) for o in ca.orders] == [True, True, False]   # 2 attempts with, 1 without
+    assert [('replaces' in o) for o in ca.orders] == [True, False]   # 1 with, 1 without
