@@ -147,10 +147,15 @@ class OrderRunner(CertificateWorkflow):
         if replaces and not shares_identifier(have, want):
             # RFC 9773: a replacement must share an identifier with the certificate it replaces
             replaces = None
-        renew, reason = decide(self.now(), x509lib.not_before(cert) if cert is not None else None,
-                               x509lib.not_after(cert) if cert is not None else None, have, want,
-                               key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
-                               self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl, other)
+        renew, reason = decide(
+            self.now(),
+            not_before=x509lib.not_before(cert) if cert is not None else None,
+            not_after=x509lib.not_after(cert) if cert is not None else None,
+            have_identifiers=have, want_identifiers=want,
+            have_key_type=key_type_of(cert.public_key()) if cert is not None else None,
+            want_key_type=spec['key_type'],
+            renew_ratio=self.renew_ratio, renew_days=self.renew_days, force=self.force,
+            ari_renew_at=ari_at, ari_explanation=ari_expl, issued_by_other=other)
         result['reason'] = reason
         if not renew:
             result['seconds'] = round(time.monotonic() - started, 3)
