@@ -114,11 +114,6 @@ class Account:
             raise CertpilotError('the ACME server sent no account URL (Location) for the new account')
         return self._use(resp.location, resp.json if resp.content else {})
 
-    def refresh(self):
-        resp = self.client.post(self.uri, {}, what='reading the ACME account')
-        self.data = resp.json
-        return self.data
-
     def update_contact(self, contact):
         resp = self.client.post(self.uri, {'contact': validate_contact(contact)}, what='updating the account contact')
         self.data = resp.json

@@ -328,3 +328,17 @@ def test_without_max_in_flight_threads_are_not_serialised(fake_acme):
     for thread in threads:
         thread.join(30)
     assert state['peak'] > 1
+
+
+def test_slot_wait_without_a_deadline_is_bounded_by_max_slot_wait(fake_acme, monkeypatch):
+    """Deadline(None) never expires: MAX_SLOT_WAIT still bounds the wait for a request slot."""
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme import client as clientlib
+    monkeypatch.setattr(clientlib, 'MAX_SLOT_WAIT', 0.6)
+    fake_acme.routes['/slow*'] = lambda fake, method, body, protected, path: (200, {}, {'ok': True})
+    client = _client(fake_acme, seconds=None, max_in_flight=1)
+    client.directory()
+    assert client._in_flight.acquire(timeout=1)  # pylint: disable=protected-access  # the one slot is taken
+    started = time.monotonic()
+    with pytest.raises(CertpilotError, match='no free connection slot within 0.6 seconds'):
+        client.get(fake_acme.url('/slow/1'))
+    assert 0.5 <= time.monotonic() - started < 5
