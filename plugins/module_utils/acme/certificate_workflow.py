@@ -21,7 +21,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 
 
-def _now():
+def utc_now():
     return datetime.datetime.now(UTC)
 
 
@@ -87,7 +87,7 @@ def workflow_threads(concurrency):
 class CertificateWorkflow:
     """The base of OrderRunner and Finalizer: the ACME API, the account, the store, thread-safe warnings."""
 
-    def __init__(self, client, key, store, now=_now):
+    def __init__(self, client, key, store, now=utc_now):
         self.client = client
         self.key = key
         self.store = store if isinstance(store, CertStore) else CertStore(store)

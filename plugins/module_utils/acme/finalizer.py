@@ -15,7 +15,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 a
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import certificate as certlib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, _now, fails_the_order, workflow_threads
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, utc_now, fails_the_order, workflow_threads
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import load_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import authz_error, find_challenge, poll
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import (
@@ -61,7 +61,7 @@ def _trust_lost(exc):
 class Finalizer(CertificateWorkflow):
     """acme_finalize: answer challenges, wait, finalize, download, verify, install."""
 
-    def __init__(self, client, key, store, preferred_chain=None, deactivate_on_failure=True, now=_now):
+    def __init__(self, client, key, store, preferred_chain=None, deactivate_on_failure=True, now=utc_now):
         super(Finalizer, self).__init__(client, key, store, now)
         self.preferred_chain = preferred_chain
         self.deactivate_on_failure = deactivate_on_failure

@@ -16,7 +16,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import certificate as certlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, _now, cert_facts, workflow_threads
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, utc_now, cert_facts, workflow_threads
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
     KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import (
@@ -80,7 +80,7 @@ class OrderRunner(CertificateWorkflow):
     """acme_order: per certificate decide, then order, resume or do nothing."""
 
     def __init__(self, client, key, store, check_mode=False, use_ari='auto', renew_ratio=None, renew_days=None,
-                 force=False, now=_now):
+                 force=False, now=utc_now):
         super(OrderRunner, self).__init__(client, key, store, now)
         self.check_mode = check_mode
         self.use_ari = use_ari

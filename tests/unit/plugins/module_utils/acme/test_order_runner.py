@@ -1,115 +1,187 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Per-certificate failures of OrderRunner/Finalizer against the scripted server: failed_certificates entries
-with the CA's problem document, rate limits recorded in the store and skipped until their time, and
-RFC 9773 'replaces' only with a shared identifier, dropped once when the CA refuses it (alreadyReplaced, ...)."""
+"""acme/order_runner.py: OrderRunner against the scripted server.
+
+Normalizing the certificates option; ARI 'replaces' (only with a shared identifier, dropped once when the CA
+refuses it because of it: alreadyReplaced, ...), profiles, check mode, bad tokens, resuming and abandoning
+orders; per-certificate failures (failed_certificates entries with the CA's problem document) and rate limits
+recorded in the store and skipped until their time.
+"""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import base64
 import datetime
 import json
 import os
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 
-from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
-from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import RetryPolicy
+from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import parse_rfc3339
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.finalizer import Finalizer
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates, shares_identifier
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import (
+    normalize_certificates, refuses_replacement, shares_identifier)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.acme.order_ca import (
+    CA, KEY, NS, UTC, install_cert as _install_cert, problem as _problem, runner as _runner, specs as _specs)
 
 pytestmark = pytest.mark.timeout(60)
-UTC = datetime.timezone.utc
-KEY = AcmeKey.generate('ec256')
-NS = 'urn:ietf:params:acme:error:'
+
+SPEC = [{'name': 'www', 'domains': ['www.example.com']}]
 
 
-def _payload(body):
-    text = body['payload']
-    return json.loads(base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))) if text else None
+def test_ari_window_passed_orders_with_replaces(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    cert = _install_cert(store, 'www', days_left=60)
+    results, challenges, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order' and 'ARI' in results['www']['reason']
+    assert ca.orders[0]['replaces'] == ari.cert_id(cert)
+    assert challenges[0]['token'] == 'tok_1' and challenges[0]['key_authorization'] == 'tok_1.' + KEY.thumbprint
+    order = json.load(open(os.path.join(store, 'www', 'order.json')))
+    assert order['status'] == 'pending' and order['replaces'] == ari.cert_id(cert)
+    assert json.load(open(os.path.join(store, 'www', 'ari.json')))['cert_id'] == ari.cert_id(cert)
 
 
-def _problem(ptype, detail, status, headers=None, **extra):
-    doc = {'type': NS + ptype, 'detail': detail, 'status': status}
-    doc.update(extra)
-    hdrs = {'Content-Type': 'application/problem+json'}
-    hdrs.update(headers or {})
-    return status, hdrs, doc
+def test_ari_window_in_future_means_no_order_and_use_ari_never(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=60)
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'none' and ca.orders == []
+    ca.window = ('2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z')
+    os.unlink(os.path.join(store, 'www', 'ari.json'))
+    results, _c, errors = _runner(fake_acme, store, use_ari='never').run(normalize_certificates(SPEC))
+    assert results['www']['action'] == 'none' and ca.orders == []
 
 
-class CA:
-    """new-order answers through ``self.refuse(payload)`` -> None (accept) or a (status, headers, doc) reply."""
-
-    def __init__(self, fake, ari_window_passed=True):
-        self.fake = fake
-        self.orders = []       # payloads of every new-order request, accepted or not
-        self.accepted = []
-        self.refuse = lambda payload: None
-        fake.directory_extra.update({'renewalInfo': fake.url('/ari')})
-        fake.routes['/new-acct'] = lambda f, m, b, p, path: (200, {'Location': f.url('/acct/1')}, {'status': 'valid'})
-
-        def new_order(f, method, body, protected, path):
-            payload = _payload(body)
-            self.orders.append(payload)
-            refusal = self.refuse(payload)
-            if refusal is not None:
-                return refusal
-            self.accepted.append(payload)
-            return 201, {'Location': f.url('/order/%d' % len(self.orders))}, {
-                'status': 'pending', 'expires': '2099-01-01T00:00:00Z', 'identifiers': payload['identifiers'],
-                'authorizations': [f.url('/authz/1')], 'finalize': f.url('/finalize/1')}
-        fake.routes['/new-order'] = new_order
-        fake.routes['/authz/*'] = lambda f, m, b, p, path: (200, {}, {
-            'status': 'pending', 'identifier': {'type': 'dns', 'value': 'www.example.com'},
-            'challenges': [{'type': 'http-01', 'url': f.url('/chall/1'), 'token': 'tok_1', 'status': 'pending'}]})
-        window = ('2020-01-01T00:00:00Z', '2020-01-02T00:00:00Z') if ari_window_passed else \
-            ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')
-        fake.routes['/ari/*'] = lambda f, m, b, p, path: (200, {'Retry-After': '600', 'Replay-Nonce': None}, {
-            'suggestedWindow': {'start': window[0], 'end': window[1]}})
-
-    def names_of(self, payload):
-        return [i['value'] for i in payload['identifiers']]
+def test_check_mode_creates_nothing(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    results, challenges, errors = _runner(fake_acme, store, check_mode=True).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'order' and challenges == []
+    assert ca.orders == [] and fake_acme.count('POST') == 0
+    assert not os.path.exists(store)
 
 
-def _install_cert(store, name, names=('www.example.com',), days_left=60, lifetime=90):
-    key = generate_private_key('ec256')
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    now = datetime.datetime.now(UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(0x1234).not_valid_before(now - datetime.timedelta(days=lifetime - days_left))
-            .not_valid_after(now + datetime.timedelta(days=days_left))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier(b'\x01\x02\x03', None, None), critical=False)
-            .sign(key, hashes.SHA256()))
-    os.makedirs(os.path.join(store, name))
-    with open(os.path.join(store, name, 'cert.pem'), 'wb') as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-    return cert
+def test_profile_sent_and_unknown_profile_refused(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    spec = [{'name': 'a', 'domains': ['www.example.com'], 'profile': 'shortlived'},
+            {'name': 'b', 'domains': ['www.example.com'], 'profile': 'tlsserver'}]
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(spec))
+    assert results['a']['action'] == 'order' and ca.orders[0]['profile'] == 'shortlived'
+    assert results['b']['action'] == 'error' and "profile 'tlsserver'" in results['b']['error']
+    assert 'classic, shortlived' in results['b']['error'] and len(errors) == 1
 
 
-def _client(fake, seconds=20):
-    # quick retries: a 5xx is retried twice, 10 ms apart
-    return AcmeClient(fake.url('/dir'), verify=False, deadline=Deadline(seconds),
-                      retry_policy=RetryPolicy(attempts=2, base=0.01, cap=0.01, jitter=0))
+def test_malicious_token_is_refused_and_nothing_written(fake_acme, tmp_path):
+    CA(fake_acme, token='../../etc/cron.d/x')
+    store = str(tmp_path / 'store')
+    results, challenges, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert results['www']['action'] == 'error' and 'invalid challenge token' in results['www']['error']
+    assert challenges == [] and not os.path.exists(os.path.join(store, 'www', 'order.json'))
 
 
-def _runner(fake, store, seconds=20, **kwargs):
-    return OrderRunner(_client(fake, seconds), KEY, store, **kwargs)
+def test_pending_order_is_resumed_then_abandoned_when_invalid(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    status = {'value': 'pending'}
+    fake_acme.routes['/order/*'] = lambda f, m, b, p, path: (200, {}, {
+        'status': status['value'], 'expires': '2099-01-01T00:00:00Z', 'authorizations': [f.url('/authz/1')],
+        'finalize': f.url('/finalize/1')})
+    specs = normalize_certificates(SPEC)
+    results, _c, _e = _runner(fake_acme, store).run(specs)
+    first_url = results['www']['order_url']
+    assert results['www']['action'] == 'order' and len(ca.orders) == 1
+    # second run: the stored order is still pending at the CA -> resumed, no new order
+    results, challenges, _e = _runner(fake_acme, store).run(specs)
+    assert results['www']['action'] == 'resume' and results['www']['order_url'] == first_url
+    assert len(ca.orders) == 1 and len(challenges) == 1
+    # check mode sees the resume too, without writing
+    before = open(os.path.join(store, 'www', 'order.json')).read()
+    results, _c, _e = _runner(fake_acme, store, check_mode=True).run(specs)
+    assert results['www']['action'] == 'resume'
+    assert open(os.path.join(store, 'www', 'order.json')).read() == before
+    # the order went invalid at the CA -> a new order replaces it
+    status['value'] = 'invalid'
+    results, _c, _e = _runner(fake_acme, store).run(specs)
+    assert results['www']['action'] == 'order' and len(ca.orders) == 2
+    assert results['www']['order_url'] != first_url
+    # a changed request abandons the pending order even when nothing else is due
+    status['value'] = 'pending'
+    changed = normalize_certificates([{'name': 'www', 'domains': ['www.example.com', 'example.com']}])
+    results, _c, _e = _runner(fake_acme, store, check_mode=True).run(changed)
+    assert results['www']['action'] == 'order' and len(ca.orders) == 2
 
 
-def _specs(*items):
-    return normalize_certificates([{'name': n, 'domains': list(d)} for n, d in items])
+def _issuer(store, name, directory):
+    with open(os.path.join(store, name, 'issuer.json'), 'w') as handle:
+        json.dump({'directory': directory}, handle)
+
+
+def test_certificate_from_another_directory_is_replaced_without_ari(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')   # ARI would say: not yet
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=80)                        # and so would the lifetime
+    _issuer(store, 'www', 'https://acme-staging.example/directory')
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order'
+    assert 'another ACME directory (https://acme-staging.example/directory)' in results['www']['reason']
+    # the other CA's certificate is not 'replaced' at this CA, and its ARI was not asked
+    assert 'replaces' not in ca.orders[0]
+    assert not os.path.exists(os.path.join(store, 'www', 'ari.json'))
+
+
+def test_certificate_from_this_directory_follows_the_usual_rules(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2099-01-01T00:00:00Z', '2099-01-02T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=80)
+    _issuer(store, 'www', fake_acme.url('/dir') + '/')               # a trailing slash is the same directory
+    results, _c, errors = _runner(fake_acme, store).run(normalize_certificates(SPEC))
+    assert errors == [] and results['www']['action'] == 'none' and ca.orders == []
+
+
+@pytest.mark.parametrize('window', [('2026-13-01T00:00:00Z', '2026-12-01T00:00:00Z'), (5, None)])
+def test_malformed_ari_falls_back_to_the_lifetime_rule_with_a_warning(fake_acme, tmp_path, window):
+    ca = CA(fake_acme)
+    ca.window = window
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=10)   # the lifetime rule says: renew now
+    runner = _runner(fake_acme, store)
+    results, _c, errors = runner.run(normalize_certificates(SPEC))
+    assert errors == []
+    assert results['www']['action'] == 'order'
+    assert 'replaces' not in ca.orders[0], 'no replaces without usable renewal information'
+    assert any('ARI' in msg and 'lifetime rule' in msg for msg in runner.warnings)
+
+
+def test_malformed_ari_with_use_ari_always_is_a_clear_error(fake_acme, tmp_path):
+    ca = CA(fake_acme)
+    ca.window = ('2026-13-01T00:00:00Z', '2026-12-01T00:00:00Z')
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=10)
+    results, _c, errors = _runner(fake_acme, store, use_ari='always').run(normalize_certificates(SPEC))
+    assert ca.orders == []
+    assert errors and 'RFC 3339' in str(errors)
+
+
+def test_normalize_certificates_validates_up_front():
+    specs = normalize_certificates([{'name': 'a', 'domains': ['a.example.com']}])
+    assert specs[0]['key_type'] == 'ec256' and specs[0]['challenge'] == 'http-01' and specs[0]['reuse_key'] is False
+    with pytest.raises(CertpilotError, match='used twice'):
+        normalize_certificates([{'name': 'a', 'domains': ['a.example.com']}, {'name': 'a', 'domains': ['b.example.com']}])
+    with pytest.raises(CertpilotError, match='^w: .*dns-01'):
+        normalize_certificates([{'name': 'w', 'domains': ['*.example.com']}])
+    with pytest.raises(CertpilotError, match='key_type'):
+        normalize_certificates([{'name': 'k', 'domains': ['a.example.com'], 'key_type': 'dsa'}])
 
 
 # -- failed_certificates ---------------------------------------------------------------------------------
@@ -258,56 +330,6 @@ def test_a_damaged_rate_limit_record_does_not_block_the_certificate(fake_acme, t
     assert not os.path.exists(os.path.join(store, 'www', 'ratelimit.json'))
 
 
-def test_rate_limit_helpers():
-    now = datetime.datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
-    from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
-    limited = AcmeProblem({'type': NS + 'rateLimited', 'detail': 'slow down'}, status=429)
-    assert rate_limits.is_rate_limit(limited)
-    assert rate_limits.is_rate_limit(AcmeProblem({'type': NS + 'rateLimited'}, status=403))
-    assert not rate_limits.is_rate_limit(AcmeProblem({'type': NS + 'malformed'}, status=400))
-    assert rate_limits.rate_limit_of(limited, now) is None              # no time known: not recorded
-    limited.retry_after = 120.0
-    until, problem = rate_limits.rate_limit_of(limited, now)
-    assert until == now + datetime.timedelta(seconds=120) and problem is limited
-    limited.retry_after = 10 ** 12                                      # clamped, never an OverflowError
-    until, _p = rate_limits.rate_limit_of(limited, now)
-    assert until <= now + datetime.timedelta(days=367)
-
-
-# -- acme_finalize -----------------------------------------------------------------------------------------
-
-def test_finalizer_skips_a_rate_limited_certificate_and_reports_the_problem_of_another(fake_acme, tmp_path):
-    CA(fake_acme)
-    store = str(tmp_path / 'store')
-    specs = _specs(('limited', ['limited.example.com']), ('invalid', ['invalid.example.com']))
-    _results, _c, _e = _runner(fake_acme, store).run(specs)
-    cstore = CertStore(store)
-    now = datetime.datetime.now(UTC)
-    rate_limits.record(cstore, 'limited', now + datetime.timedelta(hours=1), None, now, 'finalize')
-    fake_acme.routes['/order/*'] = lambda f, m, b, p, path: (200, {}, {
-        'status': 'invalid', 'authorizations': [f.url('/authz/1')], 'finalize': f.url('/finalize/1'),
-        'error': {'type': NS + 'connection', 'detail': 'Connection refused', 'status': 400,
-                  'subproblems': [{'type': NS + 'connection', 'detail': 'refused',
-                                   'identifier': {'type': 'dns', 'value': 'invalid.example.com'}}]}})
-    posts_before = fake_acme.count('POST')
-    finalizer = Finalizer(_client(fake_acme), KEY, store)
-    results, errors = finalizer.run(['limited', 'invalid'])
-    assert sorted(finalizer.failed) == ['invalid', 'limited'] and len(errors) == 2
-    assert finalizer.failed['limited']['reason'] == 'rate-limited-until'
-    assert finalizer.failed['limited']['stage'] == 'finalize'
-    assert results['limited']['changed'] is False and results['limited']['error']
-    # the rate-limited order is kept pending for a later run
-    assert cstore.load_order('limited')['status'] == 'pending'
-    entry = finalizer.failed['invalid']
-    assert entry['reason'] == 'ca-problem' and entry['stage'] == 'finalize'
-    assert entry['problem']['type'] == NS + 'connection'
-    assert entry['problem']['subproblems'][0]['identifier'] == {'type': 'dns', 'value': 'invalid.example.com'}
-    assert cstore.load_order('invalid')['status'] == 'failed'
-    # only the invalid one talked to the CA (order fetch + authz deactivation + account lookup)
-    assert fake_acme.count('POST') - posts_before <= 4
-    assert not any('limited' in (p or '') for _m, p, _h in fake_acme.log[-(fake_acme.count('POST') - posts_before):])
-
-
 # -- replaces (RFC 9773) -----------------------------------------------------------------------------------
 
 def test_shares_identifier():
@@ -412,3 +434,25 @@ def test_second_refusal_without_replaces_is_the_reported_failure(fake_acme, tmp_
     assert results['www']['action'] == 'error' and 'not this name' in results['www']['error']
     assert runner.failed['www']['problem']['type'] == NS + 'rejectedIdentifier'
     assert [('replaces' in o) for o in ca.orders] == [True, False]   # 1 with, 1 without
+
+
+@pytest.mark.parametrize('ptype, status, detail, expected', [
+    ('alreadyReplaced', 409, 'replaced by another order', True),
+    ('alreadyReplaced', 400, None, True),                        # the type says it, whatever the status
+    ('malformed', 400, 'the certificate in "replaces" is unknown', True),
+    ('unauthorized', 403, 'Replaced certificate was not issued to this account', True),
+    ('unauthorized', 403, 'account is deactivated', False),      # a 403 that has nothing to do with replaces
+    ('malformed', 400, 'bad JWS', False),
+    ('rejectedIdentifier', 400, 'replaces: not for this name', False),
+    ('rateLimited', 429, 'too many replacements', False),
+    ('serverInternal', 500, 'replaces failed', False),
+])
+def test_refuses_replacement_only_for_refusals_about_replaces(ptype, status, detail, expected):
+    assert refuses_replacement(AcmeProblem({'type': NS + ptype, 'detail': detail}, status=status)) is expected
+
+
+def test_refuses_replacement_mentions_in_a_subproblem_and_not_a_problem():
+    doc = {'type': NS + 'malformed', 'detail': 'order refused',
+           'subproblems': [{'type': NS + 'malformed', 'detail': 'replaces names a revoked certificate'}]}
+    assert refuses_replacement(AcmeProblem(doc, status=400))
+    assert not refuses_replacement(CertpilotError('replaces'))
