@@ -216,7 +216,7 @@ def main():
         else:
             key = module_runtime.load_key(params)
         new_key = module_runtime.load_key(params, 'new_account_key_src', 'new_account_key_content',
-                                      'new_account_key_passphrase', 'new account key')
+                                          'new_account_key_passphrase', 'new account key')
         if new_key is not None and new_key.jwk == key.jwk:
             new_key = None
         client = module_runtime.make_client(params)

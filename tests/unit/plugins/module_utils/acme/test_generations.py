@@ -14,7 +14,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations as gen
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CURRENT_FILES, CertStore
 from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.acme.store_sets import (
-    FS_CALLS, PUBLIC, Crash, CrashAt, as_seen, cert_set, count_calls, legacy_folder, mode_of, public_view)
+    Crash, CrashAt, as_seen, cert_set, count_calls, legacy_folder, mode_of, public_view)
 
 
 def test_install_writes_a_generation_and_public_symlinks(tmp_path):

@@ -379,8 +379,7 @@ def test_refused_replacement_is_ordered_once_more_without_replaces(fake_acme, tm
     (400, 'rejectedIdentifier', 'the CA will not issue for this name'),
     (400, 'badCSR', 'replaces is fine but the key is too short'),                  # mentions it, wrong type
 ])
-def test_other_refusals_with_replaces_are_reported_not_retried_without_it(fake_acme, tmp_path, status, ptype,
-                                                                           detail):
+def test_other_refusals_with_replaces_are_reported_not_retried_without_it(fake_acme, tmp_path, status, ptype, detail):
     ca = CA(fake_acme)
     store = str(tmp_path / 'store')
     _install_cert(store, 'www')

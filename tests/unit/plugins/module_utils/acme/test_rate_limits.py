@@ -36,13 +36,12 @@ def test_rate_limit_helpers():
 def test_a_retry_later_behind_a_rate_limit_ends_at_its_retry_at():
     now = datetime.datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
     refusal = AcmeProblem({'type': NS + 'rateLimited', 'detail': 'slow down'}, status=429)
-    try:
+    with pytest.raises(RetryLater) as info:
         try:
             raise refusal
         except AcmeProblem:
             raise RetryLater('come back later', retry_at='2026-12-02T13:00:00Z')
-    except RetryLater as exc:
-        until, problem = rate_limits.rate_limit_of(exc, now)
+    until, problem = rate_limits.rate_limit_of(info.value, now)
     assert until == now + datetime.timedelta(hours=1) and problem is refusal
     assert rate_limits.rate_limit_of(RetryLater('no problem behind it', retry_at='2026-12-02T13:00:00Z'), now) is None
 

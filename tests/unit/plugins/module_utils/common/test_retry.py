@@ -146,7 +146,6 @@ def test_without_sleep_the_retries_sleep_on_the_deadline_naming_the_request():
     assert clock.slept == [1.0, 2.0]
 
 
-
 def test_the_sleep_names_what_the_attempt_retries():
     clock = FakeClock()
     deadline = RecordingDeadline(60, clock)
