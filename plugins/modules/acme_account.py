@@ -169,13 +169,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import manage_account
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
 
 
 def main():
-    argument_spec = modsupport.common_argument_spec()
+    argument_spec = module_runtime.common_argument_spec()
     argument_spec.update(
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         contact=dict(type='list', elements='str'),
@@ -197,7 +197,7 @@ def main():
                                                ('generate_account_key', 'account_key_content')],
                            required_one_of=[('account_key_src', 'account_key_content')],
                            required_if=[('generate_account_key', True, ('account_key_src',))])
-    for lib, err in modsupport.missing_libs():
+    for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params
     client = None
@@ -214,12 +214,12 @@ def main():
                 key_created = True
                 key_missing = False
         else:
-            key = modsupport.load_key(params)
-        new_key = modsupport.load_key(params, 'new_account_key_src', 'new_account_key_content',
-                                      'new_account_key_passphrase', 'new account key')
+            key = module_runtime.load_key(params)
+        new_key = module_runtime.load_key(params, 'new_account_key_src', 'new_account_key_content',
+                                          'new_account_key_passphrase', 'new account key')
         if new_key is not None and new_key.jwk == key.jwk:
             new_key = None
-        client = modsupport.make_client(params)
+        client = module_runtime.make_client(params)
         eab = params['external_account_binding']
         result = manage_account(client, key, state=params['state'], contact=params['contact'],
                                 terms_agreed=params['terms_agreed'], eab=eab, new_key=new_key,

@@ -217,14 +217,14 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import Finalizer
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.finalizer import Finalizer
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, CertStore
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 
 
 def main():
-    argument_spec = modsupport.common_argument_spec()
+    argument_spec = module_runtime.common_argument_spec()
     argument_spec.update(
         store=dict(type='path', required=True),
         lock_timeout=dict(type='int', default=300),
@@ -238,7 +238,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('account_key_src', 'account_key_content')],
                            required_one_of=[('account_key_src', 'account_key_content')])
-    for lib, err in modsupport.missing_libs():
+    for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params
     started = time.monotonic()
@@ -247,17 +247,17 @@ def main():
         if params['concurrency'] < 1:
             raise CertpilotError('concurrency must be at least 1')
         store = CertStore(params['store'], archive_keep=params['archive_keep'])
-        modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
+        module_runtime.hold_store_lock(module, params['store'], params['lock_timeout'])
         names = [validate_name(n) for n in params['names']] if params['names'] is not None else store.pending_names()
         pending = [n for n in names if (store.load_order(n) or {}).get('status') in PENDING_STATES]
-        key = modsupport.load_key(params, allow_missing=module.check_mode)
-        client = modsupport.make_client(params, pool_size=params['concurrency'])
+        key = module_runtime.load_key(params, allow_missing=module.check_mode)
+        client = module_runtime.make_client(params, pool_size=params['concurrency'])
         finalizer = Finalizer(client, key, store, preferred_chain=params['preferred_chain'],
                               deactivate_on_failure=params['deactivate_on_failure'])
         if module.check_mode:
             results = {}
             for name in names:
-                result = finalizer.facts(name, name in pending)
+                result = finalizer.certificate_result(name, name in pending)
                 if name in pending:
                     result['would_finalize'] = True
                 results[name] = result
@@ -268,7 +268,7 @@ def main():
         module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
     for warning in finalizer.warnings:
         module.warn(warning)
-    timings = modsupport.take_timings(results, started)
+    timings = module_runtime.take_timings(results, started)
     for r in results.values():
         r.pop('skipped', None)
     issued = sorted(name for name, r in results.items() if r.get('changed'))

@@ -25,8 +25,9 @@ description:
     the CA, until that time (C(action=skipped) in RV(certificates), reason V(rate-limited-until) in RV(failed_certificates)),
     then try it again. A shorter C(Retry-After) is waited for and retried within the run.
   - With ARI, the new order names the replaced certificate (C(replaces), RFC 9773) only when the two share at
-    least one identifier. If the CA refuses the order naming it (any 4xx or 5xx answer except a rate limit), it is
-    ordered once more without C(replaces), with a warning.
+    least one identifier. If the CA refuses the order because of it (C(alreadyReplaced), or C(malformed) /
+    C(unauthorized) with a detail that mentions C(replaces), RFC 9773 section 5), it is ordered once more without
+    C(replaces), with a warning. Any other refusal (a rate limit, a 5xx, a refused identifier) is reported as it is.
 author:
   - certpilot maintainers (@certpilot)
 extends_documentation_fragment:
@@ -310,12 +311,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import KEY_TYPES
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import OrderRunner, normalize_certificates
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates
 
 
 def main():
-    argument_spec = modsupport.common_argument_spec()
+    argument_spec = module_runtime.common_argument_spec()
     argument_spec.update(
         store=dict(type='path', required=True),
         lock_timeout=dict(type='int', default=300),
@@ -337,7 +338,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[('account_key_src', 'account_key_content')],
                            required_one_of=[('account_key_src', 'account_key_content')])
-    for lib, err in modsupport.missing_libs():
+    for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params
     started = time.monotonic()
@@ -346,9 +347,9 @@ def main():
         if params['concurrency'] < 1:
             raise CertpilotError('concurrency must be at least 1')
         specs = normalize_certificates(params['certificates'])
-        key = modsupport.load_key(params, allow_missing=module.check_mode)
-        client = modsupport.make_client(params, pool_size=params['concurrency'])
-        modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
+        key = module_runtime.load_key(params, allow_missing=module.check_mode)
+        client = module_runtime.make_client(params, pool_size=params['concurrency'])
+        module_runtime.hold_store_lock(module, params['store'], params['lock_timeout'])
         runner = OrderRunner(client, key, params['store'], check_mode=module.check_mode, use_ari=params['use_ari'],
                              renew_ratio=params['renew_ratio'], renew_days=params['renew_days'], force=params['force'])
         results, challenges, _errors = runner.run(specs, params['concurrency'])
@@ -356,7 +357,7 @@ def main():
         module.fail_json(msg=exc.msg, http_requests=client.request_count if client else 0, **exc.details)
     for warning in runner.warnings:
         module.warn(warning)
-    timings = modsupport.take_timings(results, started)
+    timings = module_runtime.take_timings(results, started)
     due = sorted(name for name, r in results.items() if r['action'] in ('order', 'resume'))
     out = dict(changed=bool(due), certificates=results, challenges=challenges, due=due,
                failed_certificates=runner.failed, http_requests=client.request_count, timings=timings)

@@ -8,12 +8,12 @@ __metaclass__ = type
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import eab_jws, key_change_inner
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import ACCOUNT_DOES_NOT_EXIST, UNAUTHORIZED, AcmeProblem
 
 
 def is_deactivated_refusal(problem):
     """The answer of a conforming server to a request signed by a deactivated account: 403 unauthorized."""
-    return problem.is_type('unauthorized') and str(problem.status) == '403'
+    return problem.is_type(UNAUTHORIZED) and str(problem.status) == '403'
 
 
 def validate_contact(contact):
@@ -55,7 +55,7 @@ class Account:
             resp = self.client.post(url, {'onlyReturnExisting': True}, what='looking up the ACME account',
                                     key=self.key, use_jwk=True)
         except AcmeProblem as exc:
-            if exc.is_type('accountDoesNotExist'):
+            if exc.is_type(ACCOUNT_DOES_NOT_EXIST):
                 return None
             if is_deactivated_refusal(exc):
                 if deactivated_ok:
@@ -113,11 +113,6 @@ class Account:
         if not resp.location:
             raise CertpilotError('the ACME server sent no account URL (Location) for the new account')
         return self._use(resp.location, resp.json if resp.content else {})
-
-    def refresh(self):
-        resp = self.client.post(self.uri, {}, what='reading the ACME account')
-        self.data = resp.json
-        return self.data
 
     def update_contact(self, contact):
         resp = self.client.post(self.uri, {'contact': validate_contact(contact)}, what='updating the account contact')

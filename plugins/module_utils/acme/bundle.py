@@ -16,7 +16,7 @@ import errno
 import os
 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509util
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z

@@ -16,7 +16,7 @@ import os
 import re
 import stat
 
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_token
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_token
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
 

@@ -23,7 +23,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import (
     RetryPolicy, Retryable, call_with_retry, parse_retry_after)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import sign_jws
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import BAD_NONCE, AcmeProblem
 
 from urllib.parse import urljoin
 
@@ -44,6 +44,10 @@ JOSE = 'application/jose+json'
 NONCE_RE = re.compile(r'[A-Za-z0-9_-]{1,512}')
 MAX_JSON_BYTES = 1024 * 1024
 MAX_PEM_BYTES = 256 * 1024
+# Longest wait for a free request slot (max_in_flight), in seconds. The deadline bounds it first; this bounds it
+# when there is none (Deadline(None) never expires): every wait has a bound, and slots are held for one request
+# each, so an hour without one means something is stuck, not busy.
+MAX_SLOT_WAIT = 3600.0
 MAX_CHAIN_CERTS = 8
 PEM_END = b'-----END CERTIFICATE-----'
 
@@ -243,9 +247,10 @@ class AcmeClient:
 
     def _exchange(self, method, url, what, timeout, limit, kwargs):
         """Send one request and read its capped body, holding one in-flight slot meanwhile."""
-        if self._in_flight is not None and not self._in_flight.acquire(timeout=max(0.5, self.deadline.cap(3600))):
+        # at least half a second: a nearly spent deadline still gets a slot that is free at once
+        if self._in_flight is not None and not self._in_flight.acquire(timeout=max(0.5, self.deadline.cap(MAX_SLOT_WAIT))):
             self.deadline.check(what)  # raises when the time is up; otherwise fail the same way a deadline would
-            raise CertpilotError('%s: no free connection slot within an hour' % what, url=url)
+            raise CertpilotError('%s: no free connection slot within %g seconds' % (what, MAX_SLOT_WAIT), url=url)
         try:
             raw = self.session.request(method, url, timeout=timeout, verify=self.verify, allow_redirects=False,
                                        stream=True, **kwargs)
@@ -386,7 +391,7 @@ class AcmeClient:
                     return resp
                 doc = _problem_doc(resp)
                 last = AcmeProblem(doc, resp.status, url, identifier=identifier, what=what)
-                if last.is_type('badNonce'):
+                if last.is_type(BAD_NONCE):
                     self._count(bad_nonce=True)
                     continue
                 if resp.status in RETRY_STATUS:

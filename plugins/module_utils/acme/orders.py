@@ -11,8 +11,8 @@ import hashlib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError, RetryLater
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import utc_after
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import b64u
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_token
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import UNAUTHORIZED, ValidationFailed, problem_type
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_token
 
 CHALLENGE_TYPES = ('http-01', 'dns-01')
 
@@ -49,15 +49,15 @@ def find_challenge(authz, ctype):
 
 
 def authz_error(authz, ctype=None):
-    """An AcmeProblem naming the identifier, from the failed challenge of an invalid authorization."""
+    """The ValidationFailed naming the identifier, from the failed challenge of an invalid authorization."""
     ident = authz.get('identifier') or {}
     name = ident.get('value', '?')
     for challenge in authz.get('challenges') or []:
         if isinstance(challenge, dict) and challenge.get('error') and (ctype is None or challenge.get('type') == ctype):
-            return AcmeProblem(challenge['error'], identifier=name, what='%s validation' % challenge.get('type'))
-    return AcmeProblem({'type': 'urn:ietf:params:acme:error:unauthorized',
-                        'detail': 'authorization is %s' % authz.get('status')}, identifier=name,
-                       what='%s validation' % (ctype or 'challenge'))
+            return ValidationFailed(challenge['error'], identifier=name, what='%s validation' % challenge.get('type'))
+    return ValidationFailed({'type': problem_type(UNAUTHORIZED),
+                             'detail': 'authorization is %s' % authz.get('status')}, identifier=name,
+                            what='%s validation' % (ctype or 'challenge'))
 
 
 def parse_expires(text):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RFC 7807 / RFC 8555 section 6.7 problem documents as one clear error."""
+"""RFC 7807 / RFC 8555 section 6.7 problem documents as one clear error, the ACME problem types, and the
+exceptions that say an order failed (not just one request)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -9,6 +10,39 @@ __metaclass__ = type
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 ACME_NS = 'urn:ietf:params:acme:error:'
+
+# Problem types (short form, without ACME_NS): RFC 8555 section 6.7, RFC 9773 section 7.4 (alreadyReplaced).
+# ``AcmeProblem.is_type`` takes these; ``problem_type(name)`` gives the full URN.
+ACCOUNT_DOES_NOT_EXIST = 'accountDoesNotExist'
+ALREADY_REPLACED = 'alreadyReplaced'
+ALREADY_REVOKED = 'alreadyRevoked'
+BAD_CSR = 'badCSR'
+BAD_NONCE = 'badNonce'
+BAD_PUBLIC_KEY = 'badPublicKey'
+BAD_REVOCATION_REASON = 'badRevocationReason'
+BAD_SIGNATURE_ALGORITHM = 'badSignatureAlgorithm'
+CAA = 'caa'
+COMPOUND = 'compound'
+CONNECTION = 'connection'
+DNS = 'dns'
+EXTERNAL_ACCOUNT_REQUIRED = 'externalAccountRequired'
+INCORRECT_RESPONSE = 'incorrectResponse'
+INVALID_CONTACT = 'invalidContact'
+MALFORMED = 'malformed'
+ORDER_NOT_READY = 'orderNotReady'
+RATE_LIMITED = 'rateLimited'
+REJECTED_IDENTIFIER = 'rejectedIdentifier'
+SERVER_INTERNAL = 'serverInternal'
+TLS = 'tls'
+UNAUTHORIZED = 'unauthorized'
+UNSUPPORTED_CONTACT = 'unsupportedContact'
+UNSUPPORTED_IDENTIFIER = 'unsupportedIdentifier'
+USER_ACTION_REQUIRED = 'userActionRequired'
+
+
+def problem_type(name):
+    """The full problem type URN of a short ACME type name (``problem_type(BAD_NONCE)``)."""
+    return ACME_NS + name
 
 
 def short_type(problem_type):
@@ -69,3 +103,24 @@ class AcmeProblem(CertpilotError):
 
     def is_type(self, name):
         return self.short_type == name
+
+    def mentions(self, word):
+        """True when the problem's detail (or a subproblem's) mentions ``word`` (case-insensitive)."""
+        texts = [self.detail] + [sub.get('detail') for sub in self.subproblems]
+        return any(isinstance(text, str) and word.lower() in text.lower() for text in texts)
+
+
+class OrderFailed(CertpilotError):
+    """This order is over: the CA made it invalid or issued nothing on it.
+
+    Asking again does not help (unlike a 5xx, a rate limit or a bad nonce): the caller records the order as
+    failed, and the next acme_order run orders anew. Raised as is when the CA gave no problem document.
+    """
+
+
+class OrderInvalid(AcmeProblem, OrderFailed):
+    """An OrderFailed the CA explained: the problem document of the order (its ``error`` field)."""
+
+
+class ValidationFailed(AcmeProblem, OrderFailed):
+    """The CA could not validate an identifier: the problem of the failed challenge (or authorization)."""

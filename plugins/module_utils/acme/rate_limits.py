@@ -18,7 +18,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import MAX_RETRY_AFTER
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import UTC, iso_z, parse_rfc3339
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.failures import problem_of, problem_summary
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import RATE_LIMITED, AcmeProblem
 
 FILE = 'ratelimit.json'
 REASON = 'rate-limited-until'
@@ -32,7 +32,7 @@ def is_rate_limit(problem):
         status = int(problem.status)
     except (TypeError, ValueError):
         status = None
-    return status == 429 or problem.is_type('rateLimited')
+    return status == 429 or problem.is_type(RATE_LIMITED)
 
 
 def rate_limit_of(exc, now):

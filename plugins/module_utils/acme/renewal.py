@@ -27,10 +27,10 @@ def _fmt(delta):
     return '%d seconds' % seconds
 
 
-def decide(now, not_before=None, not_after=None, have_identifiers=None, want_identifiers=None,
+def decide(now, *, not_before=None, not_after=None, have_identifiers=None, want_identifiers=None,
            have_key_type=None, want_key_type=None, renew_ratio=None, renew_days=None, force=False,
            ari_renew_at=None, ari_explanation=None, issued_by_other=None):
-    """Return ``(renew, reason)``.
+    """Return ``(renew, reason)``. Everything after ``now`` is passed by keyword (thirteen values, most optional).
 
     ``issued_by_other``: the ACME directory the current certificate came from, when it is not
     the one asked for now (for example staging, before the switch to production).

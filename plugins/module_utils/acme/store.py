@@ -3,14 +3,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The certificate store: one directory per certificate, generations switched in atomically.
 
-Layout of ``<store>/<name>/`` (details and the crash guarantees in generations.py)::
+Layout of ``<store>/`` (details and the crash guarantees of the generations in generations.py)::
 
-    generations/<n>/     complete sets: privkey.pem (0600) csr.pem cert.pem chain.pem fullchain.pem issuer.json
-    current -> generations/<n>
-    cert.pem chain.pem fullchain.pem privkey.pem csr.pem issuer.json   symlinks to current/<file>
-    order.json           the last order (url, status, identifiers, expires, key_type, profile, challenge, created)
-    ari.json             cached renewal information (RFC 9773)
-    pending/privkey.pem pending/csr.pem   key and CSR of an order not finalized yet
+    .lock                the store lock of a module run (store_lock.py)
+    <name>/
+      generations/<n>/   complete sets: privkey.pem (0600) csr.pem cert.pem chain.pem fullchain.pem issuer.json,
+                         and ``.installed`` once the set has been current
+      current -> generations/<n>
+      cert.pem chain.pem fullchain.pem privkey.pem csr.pem issuer.json   symlinks to current/<file>
+      order.json         the last order: url, status, identifiers, expires, key_type, profile, challenge,
+                         reuse_key, created, finalize, authorizations (url, identifier, wildcard, status,
+                         challenge_url, token), replaces, directory; then, once acme_finalize is done with it,
+                         status done (certificate_url, finalized, serial, archived) or failed (error, failed),
+                         or abandoned (abandoned) when acme_order gave it up
+      ari.json           cached renewal information (RFC 9773)
+      ratelimit.json     a rate limit in force: until, recorded, stage, problem (rate_limits.py)
+      pending/csr.pem pending/privkey.pem   CSR and new key of an order not finalized yet (no key with reuse_key)
 
 A folder in the flat layout of earlier versions (regular files and ``archive/<stamp>/``) is
 migrated in place the first time its certificate set is written (install, rollback) or by
@@ -28,7 +36,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations as gen
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_migration import migrate as migrate_folder
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 
 KEY_MODE = gen.KEY_MODE
 FILE_MODE = gen.FILE_MODE

@@ -105,17 +105,15 @@ class Retryable(Exception):
         self.what = what
 
 
-def call_with_retry(attempt, policy, deadline, what='request', on_retry=None, sleep=None):
+def call_with_retry(attempt, policy, deadline, what='request', on_retry=None):
     """Call ``attempt()`` until it returns, raising ``Retryable`` to ask for more tries.
 
     - Gives up after ``policy.attempts`` tries and re-raises the last cause.
     - If the server's ``Retry-After`` is longer than the deadline allows, raises
       ``RetryLater`` at once with the time to come back, instead of sleeping.
     - ``on_retry(n, delay, exc)`` is called before each sleep (for progress logs).
+    - Sleeps with ``deadline.sleep(delay, what)`` (the waits are bound by the deadline and name the request).
     """
-    if sleep is None:
-        def sleep(seconds):
-            deadline.sleep(seconds, what)
     last = None
     for index in range(policy.attempts):
         try:
@@ -135,5 +133,5 @@ def call_with_retry(attempt, policy, deadline, what='request', on_retry=None, sl
                 break
             if on_retry is not None:
                 on_retry(index + 1, wait, exc.cause)
-            sleep(wait)
+            deadline.sleep(wait, exc.what or what)
     raise last.cause

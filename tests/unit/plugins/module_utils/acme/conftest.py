@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A tiny scripted ACME-like HTTP server on 127.0.0.1 for the client, nonce and ARI tests."""
+"""A tiny scripted ACME-like HTTP server on 127.0.0.1 (``fake_acme``) for the unit tests of acme/."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -19,11 +19,14 @@ def _b64d(text):
 
 
 class FakeAcme:
-    """Serves /dir, /nonce and scripted routes.
+    """Serves /dir (plus ``directory_extra``), /nonce and scripted routes; anything else is a 404 malformed.
 
-    ``routes[path]`` is a callable ``(server, method, body_json, headers) -> (status, headers, body)``;
-    every response carries a fresh Replay-Nonce unless the route sets ``Replay-Nonce: None``.
-    Every request is logged in ``log`` as (method, path, protected header or None).
+    ``routes[path]`` is a callable ``(server, method, body, protected, path) -> (status, headers, body)``:
+    ``body`` is the parsed JSON request body (the JWS) or None, ``protected`` its decoded protected header or
+    None; a path ending in ``*`` matches every path with that prefix. A dict or list body is sent as JSON.
+    Every response but /dir carries a fresh Replay-Nonce unless the route sets ``Replay-Nonce: None``;
+    ``consume(nonce)`` checks one like a server would. Every request is logged in ``log`` as
+    (method, path, protected header or None). ``FakeAcme.problem(type, detail, status)`` builds a problem reply.
     """
 
     def __init__(self):

@@ -1,6 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""acme/client.py: directory, nonces, bounded retries, body caps and request slots against the scripted server.
+
+(Named test_acme_client.py, not test_client.py: alicloud/test_client.py has that base name, and pytest's
+default import mode cannot collect two test modules of the same name.)"""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -14,7 +18,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import RetryPolicy
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient, parse_links
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem, describe_problem
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import AcmeProblem
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -125,10 +129,6 @@ def test_problem_document_with_subproblems_names_identifiers(fake_acme):
     assert 'evil.example.com: rejectedIdentifier: policy forbids' in msg
     assert len(err.value.subproblems) == 2 and err.value.is_type('rejectedIdentifier')
     assert fake_acme.count('POST', '/new-order') == 1, 'a 400 problem is not retried'
-
-
-def test_describe_problem_without_json():
-    assert describe_problem({'detail': 'x'}, {'type': 'ip', 'value': '10.0.0.1'}) == '10.0.0.1: about:blank: x'
 
 
 def test_connection_errors_are_retried_then_reported():
@@ -328,3 +328,17 @@ def test_without_max_in_flight_threads_are_not_serialised(fake_acme):
     for thread in threads:
         thread.join(30)
     assert state['peak'] > 1
+
+
+def test_slot_wait_without_a_deadline_is_bounded_by_max_slot_wait(fake_acme, monkeypatch):
+    """Deadline(None) never expires: MAX_SLOT_WAIT still bounds the wait for a request slot."""
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme import client as clientlib
+    monkeypatch.setattr(clientlib, 'MAX_SLOT_WAIT', 0.6)
+    fake_acme.routes['/slow*'] = lambda fake, method, body, protected, path: (200, {}, {'ok': True})
+    client = _client(fake_acme, seconds=None, max_in_flight=1)
+    client.directory()
+    assert client._in_flight.acquire(timeout=1)  # pylint: disable=protected-access  # the one slot is taken
+    started = time.monotonic()
+    with pytest.raises(CertpilotError, match='no free connection slot within 0.6 seconds'):
+        client.get(fake_acme.url('/slow/1'))
+    assert 0.5 <= time.monotonic() - started < 5

@@ -14,7 +14,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.certpilot.tls.plugins.modules import acme_finalize, acme_order
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import generate_private_key, private_key_pem
 
 pytestmark = pytest.mark.timeout(60)
@@ -47,13 +47,13 @@ def _ca(fake):
 def _run(module, args, capsys, monkeypatch):
     """Run ``module.main()`` in process; the store lock it holds until exit is released afterwards."""
     held = []
-    original = modsupport.hold_store_lock
+    original = module_runtime.hold_store_lock
 
     def hold(*a, **kw):
         lock = original(*a, **kw)
         held.append(lock)
         return lock
-    monkeypatch.setattr(modsupport, 'hold_store_lock', hold)
+    monkeypatch.setattr(module_runtime, 'hold_store_lock', hold)
     # Record the warnings as the module emits them: how they reach the JSON output depends on whether
     # controller-side code was imported in this process (they may go to the controller's Display instead).
     warned = []

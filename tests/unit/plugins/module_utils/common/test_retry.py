@@ -112,3 +112,49 @@ def test_deadline_sleep_refuses_to_cross():
     with pytest.raises(DeadlineExceeded):
         deadline.sleep(4, 'polling')
     assert deadline.cap(10) == 3.0
+
+
+class RecordingDeadline(Deadline):
+    """A Deadline on a fake clock that records what each sleep is for."""
+
+    def __init__(self, seconds, clock):
+        super(RecordingDeadline, self).__init__(seconds, clock=clock, sleep=clock.sleep)
+        self.sleeps = []
+
+    def sleep(self, seconds, what='operation'):
+        self.sleeps.append((seconds, what))
+        super(RecordingDeadline, self).sleep(seconds, what)
+
+
+def _busy_twice():
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        if len(calls) < 3:
+            raise Retryable(IOError('busy'))
+        return 'done'
+    return attempt
+
+
+def test_without_sleep_the_retries_sleep_on_the_deadline_naming_the_request():
+    clock = FakeClock()
+    deadline = RecordingDeadline(60, clock)
+    assert call_with_retry(_busy_twice(), RetryPolicy(attempts=5, base=1, jitter=0), deadline,
+                           what='creating an order') == 'done'
+    assert deadline.sleeps == [(1.0, 'creating an order'), (2.0, 'creating an order')]
+    assert clock.slept == [1.0, 2.0]
+
+
+def test_the_sleep_names_what_the_attempt_retries():
+    clock = FakeClock()
+    deadline = RecordingDeadline(60, clock)
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        if len(calls) < 2:
+            raise Retryable(IOError('busy'), what='fetching the directory')
+        return 'done'
+    assert call_with_retry(attempt, RetryPolicy(attempts=3, base=1, jitter=0), deadline, what='request') == 'done'
+    assert deadline.sleeps == [(1.0, 'fetching the directory')]

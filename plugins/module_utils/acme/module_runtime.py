@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Glue shared by the acme_* modules: common argument spec, key loading, client creation."""
+"""What every acme_* module run does around its work: the connection options (argument spec), the
+required libraries, the account key, the ACME client, the store lock for the run, and its timings."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Requests per certificate of OrderRunner + Finalizer against a stateful scripted CA (issue 15 item 1c/2).
+"""acme/finalizer.py: Finalizer against scripted servers.
+
+Requests per certificate of OrderRunner + Finalizer against a stateful scripted CA (issue 15 item 1c/2).
 
 The CA keeps order/authorization/challenge state like a real one (the challenge is validated a little after it
 is answered, the certificate is issued a little after finalize), issues a real certificate for the CSR, and
 answers RFC 8555 problems (orderNotReady, an answer to a challenge that is no longer pending). Every test
 counts the signed requests of the per-certificate part (the per-run directory, nonce and account lookup are
-counted separately).
+counted separately). Per-certificate failures of acme_finalize: failed_certificates entries, rate limits.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -26,10 +28,13 @@ from cryptography.x509.oid import NameOID
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import RetryPolicy
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.engine import (
-    Finalizer, OrderRunner, normalize_certificates)
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.finalizer import Finalizer
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner import OrderRunner, normalize_certificates
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, generate_private_key
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
+from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.acme.order_ca import (
+    CA as NewOrderCA, KEY as ORDER_KEY, client as quick_client, runner as order_runner, specs as order_specs)
 
 pytestmark = pytest.mark.timeout(60)
 UTC = datetime.timezone.utc
@@ -297,3 +302,53 @@ def test_failed_validation_is_reported_and_the_order_marked_failed(fake_acme, tm
     # the validation's own problem (naming the identifier and the challenge type), not the order's
     assert 'bad.example.com' in errors[0] and 'http-01' in errors[0] and 'wrong key authorization' in errors[0]
     assert CertStore(store).load_order('bad')['status'] == 'failed'
+
+
+# -- acme_finalize -----------------------------------------------------------------------------------------
+
+def test_finalizer_skips_a_rate_limited_certificate_and_reports_the_problem_of_another(fake_acme, tmp_path):
+    NewOrderCA(fake_acme)
+    store = str(tmp_path / 'store')
+    specs = order_specs(('limited', ['limited.example.com']), ('invalid', ['invalid.example.com']))
+    _results, _c, _e = order_runner(fake_acme, store).run(specs)
+    cstore = CertStore(store)
+    now = datetime.datetime.now(UTC)
+    rate_limits.record(cstore, 'limited', now + datetime.timedelta(hours=1), None, now, 'finalize')
+    fake_acme.routes['/order/*'] = lambda f, m, b, p, path: (200, {}, {
+        'status': 'invalid', 'authorizations': [f.url('/authz/1')], 'finalize': f.url('/finalize/1'),
+        'error': {'type': NS + 'connection', 'detail': 'Connection refused', 'status': 400,
+                  'subproblems': [{'type': NS + 'connection', 'detail': 'refused',
+                                   'identifier': {'type': 'dns', 'value': 'invalid.example.com'}}]}})
+    posts_before = fake_acme.count('POST')
+    finalizer = Finalizer(quick_client(fake_acme), ORDER_KEY, store)
+    results, errors = finalizer.run(['limited', 'invalid'])
+    assert sorted(finalizer.failed) == ['invalid', 'limited'] and len(errors) == 2
+    assert finalizer.failed['limited']['reason'] == 'rate-limited-until'
+    assert finalizer.failed['limited']['stage'] == 'finalize'
+    assert results['limited']['changed'] is False and results['limited']['error']
+    # the rate-limited order is kept pending for a later run
+    assert cstore.load_order('limited')['status'] == 'pending'
+    entry = finalizer.failed['invalid']
+    assert entry['reason'] == 'ca-problem' and entry['stage'] == 'finalize'
+    assert entry['problem']['type'] == NS + 'connection'
+    assert entry['problem']['subproblems'][0]['identifier'] == {'type': 'dns', 'value': 'invalid.example.com'}
+    assert cstore.load_order('invalid')['status'] == 'failed'
+    # only the invalid one talked to the CA (order fetch + authz deactivation + account lookup)
+    assert fake_acme.count('POST') - posts_before <= 4
+    assert not any('limited' in (p or '') for _m, p, _h in fake_acme.log[-(fake_acme.count('POST') - posts_before):])
+
+
+def test_an_order_that_ends_without_a_certificate_is_a_failed_order_without_a_problem(fake_acme, tmp_path):
+    """The CA says valid but names no certificate and explains nothing: a bare OrderFailed, the order is failed."""
+    NewOrderCA(fake_acme)
+    store = str(tmp_path / 'store')
+    order_runner(fake_acme, store).run(order_specs(('odd', ['odd.example.com'])))
+    fake_acme.routes['/order/*'] = lambda f, m, b, p, path: (200, {}, {
+        'status': 'valid', 'authorizations': [f.url('/authz/1')], 'finalize': f.url('/finalize/1')})
+    finalizer = Finalizer(quick_client(fake_acme), ORDER_KEY, store)
+    results, errors = finalizer.run(['odd'])
+    entry = finalizer.failed['odd']
+    assert entry['reason'] == 'error' and entry['problem'] is None and entry['stage'] == 'finalize'
+    assert entry['msg'] == 'odd: the order is valid' and errors == ['odd: odd: the order is valid']
+    assert results['odd'] == {'changed': False, 'error': 'odd: the order is valid'}
+    assert CertStore(store).load_order('odd')['status'] == 'failed'

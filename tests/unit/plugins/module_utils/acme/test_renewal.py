@@ -52,18 +52,25 @@ def test_decision_table(ago, lifetime, kwargs, expected, fragment):
     start, end = _cert(ago, lifetime)
     args = {'have_identifiers': IDS, 'want_identifiers': IDS, 'have_key_type': 'ec256', 'want_key_type': 'ec256'}
     args.update(kwargs)
-    renew, reason = decide(NOW, start, end, **args)
+    renew, reason = decide(NOW, not_before=start, not_after=end, **args)
     assert renew is expected, reason
     assert fragment in reason
 
 
 def test_missing_certificate():
-    assert decide(NOW, None, None, None, IDS) == (True, 'no certificate yet')
+    assert decide(NOW, want_identifiers=IDS) == (True, 'no certificate yet')
 
 
 def test_bad_parameters_are_clear():
     start, end = _cert(1, 90)
     with pytest.raises(CertpilotError, match='renew_ratio'):
-        decide(NOW, start, end, IDS, IDS, renew_ratio=1.5)
+        decide(NOW, not_before=start, not_after=end, have_identifiers=IDS, want_identifiers=IDS, renew_ratio=1.5)
     with pytest.raises(CertpilotError, match='renew_days'):
-        decide(NOW, start, end, IDS, IDS, renew_days=-1)
+        decide(NOW, not_before=start, not_after=end, have_identifiers=IDS, want_identifiers=IDS, renew_days=-1)
+
+
+def test_everything_after_now_is_keyword_only():
+    start, end = _cert(1, 90)
+    with pytest.raises(TypeError):
+        decide(NOW, start, end)  # pylint: disable=too-many-function-args
+    assert decide(NOW, not_before=start, not_after=end)[0] is False
