@@ -16,6 +16,7 @@ __metaclass__ = type
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
 
+
 class OrderedChain:
     """``leaf``, ``intermediates`` (leaf's issuer first), ``root`` (a self-signed one given, or None), ``unused``."""
 
