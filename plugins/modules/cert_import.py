@@ -137,6 +137,12 @@ options:
       - Seconds to wait for the store lock held by another run before failing, naming the holder.
     type: int
     default: 300
+  fail_on_error:
+    description:
+      - Fail the task when a certificate failed. With V(false) the task only warns, and the caller names the
+        failures later (the C(certpilot.tls.renew) playbook does, after deploying the others).
+    type: bool
+    default: true
 notes:
   - A self-signed root given with the inputs is not served (clients have it) and is reported in
     RV(certificates.root_left_out); certificates on no path from the leaf are reported in RV(certificates.warnings).
@@ -194,6 +200,11 @@ certificates:
       description: Every problem found, when the certificate failed.
       type: str
       returned: when failed
+    error:
+      description: The same as RV(certificates.msg), under the name the ACME results use, so that
+        C(certpilot.tls.acme_deployable) and C(certpilot.tls.acme_failures) read import results too.
+      type: str
+      returned: when failed
     source:
       description: O(certificates[].source).
       type: str
@@ -220,9 +231,10 @@ certificates:
       type: str
       returned: unless failed
     not_after:
-      description: End of the leaf's validity (ISO 8601, UTC).
+      description: End of the leaf's validity (ISO 8601, UTC). For a failed certificate, that of the one
+        still current in the store, or null when there is none.
       type: str
-      returned: unless failed
+      returned: always
     days_remaining:
       description: Days until RV(certificates.not_after).
       type: float
@@ -272,6 +284,10 @@ failed_certificates:
   returned: always
   type: list
   elements: str
+failure_summary:
+  description: One line naming every certificate that failed and why; empty when none did.
+  returned: always
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -313,6 +329,7 @@ def main():
             min_rsa_bits=dict(type='int', default=2048),
             replace_acme=dict(type='bool', default=False),
             lock_timeout=dict(type='int', default=300),
+            fail_on_error=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
@@ -328,13 +345,17 @@ def main():
         results, failed = importer.run(params['certificates'])
     except CertpilotError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
+    summary = ('%d of %d certificate(s) not imported: %s' % (len(failed), len(results),
+                                                            '; '.join(results[n]['msg'] for n in failed))
+               if failed else '')
     out = dict(changed=any(r.get('changed') for r in results.values()), certificates=results,
-               failed_certificates=failed)
+               failed_certificates=failed, failure_summary=summary)
     if module._diff:
         out['diff'] = _diff(results)
     if failed:
-        module.fail_json(msg='%d of %d certificate(s) not imported: %s' % (
-            len(failed), len(results), '; '.join(results[n]['msg'] for n in failed)), **out)
+        if params['fail_on_error']:
+            module.fail_json(msg=summary, **out)
+        module.warn(summary)
     module.exit_json(**out)
 
 

@@ -177,3 +177,31 @@ def test_module_examples_run_as_written(sandbox, run_playbook, tmp_path):
     assert all(first['certificates'][n]['action'] == 'imported' for n in ('www', 'intranet'))
     last = _task(res, tasks[1]['name'])
     assert last['failed_certificates'] == ['shop'] and 'the chain does not verify' in last['certificates']['shop']['msg']
+
+
+def test_renew_job_imports_orders_deploys_and_names_a_failed_import_last(sandbox, run_playbook, scenario, tmp_path):
+    """renew.yml with renew_imports: the imported certificate is deployed without an ACME order, the ACME one is
+    issued, and a broken import fails the run at the end, by name, after the others are served."""
+    from test_roles_renew import RENEW, served
+    sc = scenario(hosts=('web1', 'web2'), shared=False)
+    acme_cert, imported = sc.certs_of('web1')[0], sc.certs_of('web2')[0]
+    root = _issue('corp root %s' % sc.tag, ca=True, days=3650)
+    leaf = _issue(imported['domains'][0], issuer=root, dns=imported['domains'])
+    (tmp_path / 'corp-root.pem').write_bytes(_pem(root[0]))
+    bad = {'name': '%s-bad' % sc.tag, 'domains': ['%s-bad.example.test' % sc.tag], 'hosts': ['web1']}
+    extra = sc.extra_vars(
+        renew_certificates=sc.certs + [bad],
+        renew_imports=[
+            {'name': imported['name'], 'source': 'corp CA', 'pem_content': [(_pem(leaf[0]) + _key_pem(leaf[1])).decode()]},
+            {'name': bad['name'], 'source': 'corp CA', 'pem_content': [_pem(leaf[0]).decode()]}],  # no key
+        renew_imports_ca_bundle=str(tmp_path / 'corp-root.pem'))
+    res = run_playbook(RENEW, extra_vars=extra)
+    assert res.rc != 0
+    final = res.task_results('Fail with one line naming every failed certificate and why')['localhost']
+    assert final['msg'].startswith('1 certificate failed: %s: ' % bad['name']) and 'no private key' in final['msg']
+    info = sandbox['hosts']['web2']
+    got = hashlib.sha256(helpers.tls_peer_cert(info['address'], info['https_port'], imported['domains'][0])).hexdigest()
+    assert got == leaf[0].fingerprint(hashes.SHA256()).hex(), 'web2 serves the imported certificate'
+    assert served(sandbox, 'web1', acme_cert['domains'][0]), 'web1 serves its ACME certificate'
+    acme = res.task_results('Order what is due (all certificates at once)')['localhost']
+    assert sorted(acme['certificates']) == [acme_cert['name']], 'only the ACME certificate reaches acme_order'

@@ -91,9 +91,21 @@ class Importer:
                     raise CertpilotError('the name %s is given twice' % name)
                 results[name] = self.import_certificate(spec)
             except CertpilotError as exc:
-                results[str(name)] = {'name': name, 'action': 'failed', 'changed': False, 'msg': exc.msg}
+                # 'error' and 'not_after' as the ACME results have them: a failed import of a certificate
+                # already in the store still deploys that one (certpilot.tls.acme_deployable).
+                results[str(name)] = {'name': name, 'action': 'failed', 'changed': False, 'msg': exc.msg,
+                                      'error': exc.msg, 'not_after': self._current_not_after(name)}
                 failed.append(str(name))
         return results, failed
+
+    def _current_not_after(self, name):
+        try:
+            current = self._current(validate_name(name))
+        except CertpilotError:
+            return None
+        if not current or current.get('cert') is None:
+            return None
+        return iso_z(x509lib.not_after(current['cert']))
 
     # -- one certificate ----------------------------------------------------------------
     def import_certificate(self, spec):
