@@ -345,9 +345,10 @@ def main():
         results, failed = importer.run(params['certificates'])
     except CertpilotError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    summary = ('%d of %d certificate(s) not imported: %s' % (len(failed), len(results),
-                                                            '; '.join(results[n]['msg'] for n in failed))
-               if failed else '')
+    summary = ''
+    if failed:
+        summary = '%d of %d certificate(s) not imported: %s' % (
+            len(failed), len(results), '; '.join(results[n]['msg'] for n in failed))
     out = dict(changed=any(r.get('changed') for r in results.values()), certificates=results,
                failed_certificates=failed, failure_summary=summary)
     if module._diff:
