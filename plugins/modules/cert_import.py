@@ -294,7 +294,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509util
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
 from ansible_collections.certpilot.tls.plugins.module_utils.sources.importer import Importer
 
 
@@ -337,7 +337,7 @@ def main():
         module.fail_json(msg=missing_required_lib('cryptography'), exception=x509util.CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
     try:
-        modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
+        module_runtime.hold_store_lock(module, params['store'], params['lock_timeout'])
         importer = Importer(params['store'], check_mode=module.check_mode, ca_bundle=params['ca_bundle'],
                             system_roots=params['system_roots'], validate_chain=params['validate_chain'],
                             min_days_remaining=params['min_days_remaining'], min_rsa_bits=params['min_rsa_bits'],

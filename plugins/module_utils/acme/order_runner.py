@@ -23,7 +23,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import (
     CHALLENGE_TYPES, authz_error, challenge_entry, find_challenge, parse_expires)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import ALREADY_REPLACED, MALFORMED, UNAUTHORIZED, AcmeProblem
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.renewal import decide
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import PENDING_STATES, imported_source
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 
 
@@ -124,6 +124,12 @@ class OrderRunner(CertificateWorkflow):
             result.update({'action': 'skipped', 'reason': 'rate-limited until %s' % limited['retry_at'],
                            'error': limited['msg'], '_failure': limited,
                            'seconds': round(time.monotonic() - started, 3)})
+            return result, []
+        # 0b. imported by cert_import: whoever is named as its source renews it, never an ACME CA
+        source = imported_source(self.store.load_json(name, 'issuer.json')) if cert is not None else None
+        if source is not None:
+            result.update({'action': 'imported', 'seconds': round(time.monotonic() - started, 3),
+                           'reason': 'imported from %s: renewed there, never ordered from ACME' % source})
             return result, []
         # 1. resume a still-pending stored order for the same request
         stored = self.store.load_order(name)

@@ -48,6 +48,17 @@ DEFAULT_ARCHIVE_KEEP = 3
 _RESERVED = frozenset(CURRENT_FILES + (gen.CURRENT, gen.GENERATIONS))
 
 
+# issuer.json of a certificate cert_import wrote: {"kind": "import", "source": ...}; ACME ones carry "directory".
+IMPORT_KIND = 'import'
+
+
+def imported_source(issuer_doc):
+    """The source named when the certificate was imported (who renews it), or None for an ACME-issued one."""
+    if isinstance(issuer_doc, dict) and issuer_doc.get('kind') == IMPORT_KIND:
+        return issuer_doc.get('source') or 'unknown source'
+    return None
+
+
 def _mode_for(fname):
     return gen.mode_for(fname)
 

@@ -22,8 +22,8 @@ import os
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z, now as utc_now
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.tokens import validate_name
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import IMPORT_KIND, CertStore, imported_source
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 from ansible_collections.certpilot.tls.plugins.module_utils.sources import chain_builder, checks, material
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import load_roots
@@ -33,17 +33,6 @@ try:
     from cryptography.hazmat.primitives import serialization
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     serialization = None
-
-# issuer.json of an imported certificate: {"kind": "import", "source": ...}; ACME ones carry "directory".
-IMPORT_KIND = 'import'
-
-
-def imported_source(issuer_doc):
-    """The source named when the certificate was imported, or None for an ACME-issued (or unknown) one."""
-    if isinstance(issuer_doc, dict) and issuer_doc.get('kind') == IMPORT_KIND:
-        return issuer_doc.get('source') or 'unknown source'
-    return None
-
 
 def _pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)

@@ -455,3 +455,16 @@ def test_refuses_replacement_mentions_in_a_subproblem_and_not_a_problem():
            'subproblems': [{'type': NS + 'malformed', 'detail': 'replaces names a revoked certificate'}]}
     assert refuses_replacement(AcmeProblem(doc, status=400))
     assert not refuses_replacement(CertpilotError('replaces'))
+
+
+@pytest.mark.parametrize('force', [False, True])
+def test_imported_certificate_is_never_ordered_even_when_due_or_forced(fake_acme, tmp_path, force):
+    ca = CA(fake_acme)
+    store = str(tmp_path / 'store')
+    _install_cert(store, 'www', days_left=2)                           # due by every rule
+    with open(os.path.join(store, 'www', 'issuer.json'), 'w') as handle:
+        json.dump({'kind': 'import', 'source': 'DigiCert (purchasing@example.com)'}, handle)
+    results, challenges, errors = _runner(fake_acme, store, force=force).run(normalize_certificates(SPEC))
+    assert errors == [] and challenges == [] and ca.orders == []
+    assert results['www']['action'] == 'imported' and results['www']['error'] is None
+    assert 'imported from DigiCert (purchasing@example.com)' in results['www']['reason']

@@ -12,9 +12,9 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore, imported_source
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509lib
-from ansible_collections.certpilot.tls.plugins.module_utils.sources.importer import Importer, imported_source
+from ansible_collections.certpilot.tls.plugins.module_utils.sources.importer import Importer
 from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.tls.tls_unit_helpers import issue
 
 
