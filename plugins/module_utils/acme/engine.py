@@ -19,6 +19,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import rate_limits
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import revocation
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
     KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
@@ -301,6 +302,14 @@ class OrderRunner(_StoreWork):
                                x509lib.not_after(cert) if cert is not None else None, have, want,
                                key_type_of(cert.public_key()) if cert is not None else None, spec['key_type'],
                                self.renew_ratio, self.renew_days, self.force, ari_at, ari_expl, other)
+        revoked = revocation.stored_revocation(self.store, name) if cert is not None else None
+        if revoked is not None:
+            # acme_revoke recorded the current certificate as revoked: replace it now, never with its key
+            renew, reason = True, 'the current certificate was revoked (%s at %s)' % (
+                revoked.get('reason'), revoked.get('revoked_at'))
+            if spec['reuse_key']:
+                self.warn('%s: reuse_key is set but the current certificate was revoked; generating a new key' % name)
+                spec = dict(spec, reuse_key=False)
         result['reason'] = reason
         if not renew:
             result['seconds'] = round(time.monotonic() - started, 3)
