@@ -338,4 +338,3 @@ def test_revoke_and_replace_refuses_an_unknown_name_before_revoking(sandbox, run
     assert 'unknown: nope' in res.stdout, res.explain()
     assert pebble.revoke_requests() == before
     assert not os.path.exists(os.path.join(site.store, site.bad))
-
