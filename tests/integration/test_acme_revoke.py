@@ -65,6 +65,7 @@ class Issued(object):
     """Certificates issued into a fresh store of this test, by one account."""
 
     def __init__(self, sandbox, run_playbook, tmp_path, count):
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.tag = 'rv' + uuid.uuid4().hex[:8]
         self.store = str(tmp_path / 'store')
         self.account_key = str(tmp_path / 'account.key')
@@ -163,6 +164,23 @@ def test_bulk_with_one_bad_name_revokes_the_others_and_fails_naming_it(sandbox, 
     for name in issued.names:
         status = pebble.status(issued.serial(name))
         assert status['Status'] == 'Revoked' and status['Reason'] == 5, (name, status)
+
+
+def test_another_accounts_key_is_refused_by_the_ca_and_reported_by_name(sandbox, run_playbook, pebble, tmp_path):
+    """pebble refuses a revocation signed by an account that neither ordered the certificate nor holds its names."""
+    mine = Issued(sandbox, run_playbook, tmp_path / 'a', 2)
+    other = Issued(sandbox, run_playbook, tmp_path / 'b', 1)
+    res, out = mine.revoke(run_playbook, store=mine.store, names=mine.names, account_key_src=other.account_key,
+                           fail_on_error=False)
+    assert res.rc == 0, res.explain()
+    assert sorted(out['failed_certificates']) == sorted(mine.names)
+    for name in mine.names:
+        entry = out['failed_certificates'][name]
+        assert entry['reason'] == 'ca-problem' and entry['stage'] == 'revoke', entry
+        assert entry['problem']['type'].startswith('urn:ietf:params:acme:error:'), entry
+        assert pebble.status(mine.serial(name))['Status'] == 'Valid'
+        assert mine.record(name) is None
+    assert any('failed' in w for w in res.task_results('Revoke')['localhost'].get('warnings', [])), res.explain()
 
 
 def test_check_mode_sends_nothing_and_records_nothing(sandbox, run_playbook, pebble, tmp_path):
@@ -338,3 +356,21 @@ def test_revoke_and_replace_refuses_an_unknown_name_before_revoking(sandbox, run
     assert 'unknown: nope' in res.stdout, res.explain()
     assert pebble.revoke_requests() == before
     assert not os.path.exists(os.path.join(site.store, site.bad))
+
+
+@pytest.mark.timeout(900)
+def test_revoke_and_replace_names_a_certificate_it_could_not_replace(sandbox, run_playbook, sandbox_dns, pebble,
+                                                                       site):
+    first = run_playbook(RENEW, extra_vars=site.extra_vars())
+    assert first.rc == 0, first.explain()
+    old = _pem_cert(os.path.join(site.store, site.bad, 'cert.pem'))
+    # the name now resolves to web3, which does not serve web1's challenge files: the new order fails validation
+    sandbox_dns.clear_a(site.domain(site.bad))
+    sandbox_dns.add_a(site.domain(site.bad), sandbox['hosts']['web3']['address'])
+    res = run_playbook(REPLACE, extra_vars=site.extra_vars(revoke_and_replace_names=[site.bad]))
+    assert res.rc != 0, res.explain()
+    failure = res.task_results('Fail with one line per certificate that failed')['localhost']
+    assert '%s: not replaced: the store still holds a certificate with the revoked key' % site.bad in failure['msg'], \
+        failure['msg']
+    assert pebble.status('%x' % old.serial_number)['Status'] == 'Revoked'
+    assert _pem_cert(os.path.join(site.store, site.bad, 'cert.pem')) == old
