@@ -88,7 +88,7 @@ options:
         before anything is sent.
       - Unset leaves the reason out of the request; the CA then records V(0) (unspecified).
       - Some CAs (Let's Encrypt) accept V(1) (keyCompromise) only with O(revoke_with=certificate_key).
-    type: str
+    type: raw
   concurrency:
     description:
       - Maximum number of certificates revoked at the same time (and of HTTP requests in flight to the CA).
@@ -296,7 +296,7 @@ def main():
         private_key_content=dict(type='str', no_log=True),
         private_key_passphrase=dict(type='str', no_log=True),
         revoke_with=dict(type='str', choices=list(REVOKE_WITH), default='account_key'),
-        reason=dict(type='str'),
+        reason=dict(type='raw'),
         concurrency=dict(type='int', default=10),
         fail_on_error=dict(type='bool', default=True),
     )

@@ -147,7 +147,7 @@ def test_by_certificate_key_without_any_account_key_then_already_revoked(sandbox
     assert res.rc == 0, res.explain()
     label = os.path.realpath(issued.path(name, 'cert.pem'))
     assert again['changed'] is False and again['certificates'][label]['action'] == 'already revoked', res.explain()
-    assert pebble.revoke_requests() == before + 1
+    assert pebble.revoke_requests() > before  # more than one when pebble refused a nonce (badNonce is retried)
     assert key_text.strip().splitlines()[1] not in res.stdout + res.stderr
 
 
@@ -248,6 +248,7 @@ class Site(object):
             self.certs.append({'name': '%s-%s' % (self.tag, suffix), 'domains': [domain], 'hosts': ['web1'],
                                'reuse_key': suffix == 'bad'})
         self.bad, self.keep = self.certs[0]['name'], self.certs[1]['name']
+        self.cleanup_names = [c['domains'][0] for c in self.certs]
 
     def domain(self, name):
         return [c for c in self.certs if c['name'] == name][0]['domains'][0]
@@ -288,7 +289,8 @@ class Site(object):
                 os.unlink(path)
         for cert in self.certs:
             shutil.rmtree(os.path.join(info['cert_dir'], cert['name']), ignore_errors=True)
-            self.dns.clear_a(cert['domains'][0])
+        for name in self.cleanup_names:
+            self.dns.clear_a(name)
         subprocess.run([info['nginx_binary'], '-c', info['nginx_conf'], '-s', 'reload'], check=False,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
 
@@ -364,10 +366,14 @@ def test_revoke_and_replace_names_a_certificate_it_could_not_replace(sandbox, ru
     first = run_playbook(RENEW, extra_vars=site.extra_vars())
     assert first.rc == 0, first.explain()
     old = _pem_cert(os.path.join(site.store, site.bad, 'cert.pem'))
-    # the name now resolves to web3, which does not serve web1's challenge files: the new order fails validation
-    sandbox_dns.clear_a(site.domain(site.bad))
-    sandbox_dns.add_a(site.domain(site.bad), sandbox['hosts']['web3']['address'])
-    res = run_playbook(REPLACE, extra_vars=site.extra_vars(revoke_and_replace_names=[site.bad]))
+    # the replacement also names a new domain that resolves to web3, which does not serve web1's challenge files:
+    # its validation fails (a new identifier, so pebble cannot reuse an earlier authorization for it)
+    extra = '%s-extra.example.test' % site.tag
+    sandbox_dns.add_a(extra, sandbox['hosts']['web3']['address'])
+    site.certs[0]['domains'].append(extra)
+    site.cleanup_names.append(extra)
+    res = run_playbook(REPLACE, extra_vars=site.extra_vars(revoke_and_replace_names=[site.bad],
+                                                           cert_push_verify=False))
     assert res.rc != 0, res.explain()
     failure = res.task_results('Fail with one line per certificate that failed')['localhost']
     assert '%s: not replaced: the store still holds a certificate with the revoked key' % site.bad in failure['msg'], \

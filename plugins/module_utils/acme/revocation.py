@@ -214,14 +214,21 @@ class _Account:
         self.key = key
         self._lock = threading.Lock()
         self._url = None
+        self._error = None
 
     def url(self):
         with self._lock:
+            if self._error is not None:  # looked up once: every certificate gets the same clear message
+                raise CertpilotError(self._error.msg, **self._error.details)
             if self._url is None:
-                if self.key is None:
-                    raise CertpilotError('revoke_with=account_key needs the account key (account_key_src or '
-                                         'account_key_content)')
-                self._url = Account(self.client, self.key).require().uri
+                try:
+                    if self.key is None:
+                        raise CertpilotError('revoke_with=account_key needs the account key (account_key_src or '
+                                             'account_key_content)')
+                    self._url = Account(self.client, self.key).require().uri
+                except CertpilotError as exc:
+                    self._error = exc
+                    raise
             return self._url
 
 
@@ -275,6 +282,10 @@ class Revoker:
         folder = self.store.path(name)  # validates the name
         if not os.path.isdir(folder):
             raise CertpilotError('no such certificate in the store %s' % self.store.root)
+        if not self.check_mode:
+            # a folder in the flat layout of earlier versions becomes generations first (the module holds the
+            # exclusive store lock), so that the record lands in the generation of the certificate it is about
+            self.store.migrate(name)
         directory = self.store.current_dir(name)
         data = read_bytes(os.path.join(directory, 'cert.pem'))
         if data is None:

@@ -319,3 +319,33 @@ def test_order_renews_a_revoked_certificate_with_a_new_key_even_with_reuse_key(f
     new_key = store.read('www', 'privkey.pem')
     assert new_key != old_key
     assert revocation.stored_revocation(store, 'www') is None, 'the new certificate is not the revoked one'
+
+
+def test_flat_layout_is_migrated_first_so_the_record_is_in_the_generation(fake_acme, ca, tmp_path):
+    store = CertStore(str(tmp_path))
+    cert, key = make_cert('old.example.test')
+    folder = os.path.join(str(tmp_path), 'old')
+    os.makedirs(folder)
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    for fname, data in (('cert.pem', pem), ('fullchain.pem', pem), ('chain.pem', b''),
+                        ('privkey.pem', private_key_pem(key))):
+        with open(os.path.join(folder, fname), 'wb') as handle:
+            handle.write(data)
+    assert store.current_generation('old') is None
+    result = revocation.Revoker(client_for(fake_acme), ACCOUNT, store).one('old')
+    assert result['changed'] is True
+    assert store.current_generation('old') is not None
+    assert os.path.isfile(os.path.join(store.current_dir('old'), 'revoked.json'))
+    assert revocation.stored_revocation(store, 'old')['serial'] == '%x' % cert.serial_number
+
+
+def test_a_missing_account_is_looked_up_once_and_named_for_every_certificate(fake_acme, ca, tmp_path):
+    fake_acme.routes['/new-acct'] = lambda f, m, b, p, path: f.problem('accountDoesNotExist', 'no such account')
+    store = CertStore(str(tmp_path))
+    for name in ('a', 'b', 'c'):
+        install(store, name, fake_acme.url('/dir'))
+    revoker = revocation.Revoker(client_for(fake_acme), ACCOUNT, store)
+    revoker.run(['a', 'b', 'c'], concurrency=3)
+    assert sorted(revoker.failed) == ['a', 'b', 'c']
+    assert all('no ACME account exists' in entry['msg'] for entry in revoker.failed.values())
+    assert fake_acme.count(path='/new-acct') == 1 and ca.requests == []
