@@ -361,8 +361,7 @@ def test_revoke_and_replace_refuses_an_unknown_name_before_revoking(sandbox, run
 
 
 @pytest.mark.timeout(900)
-def test_revoke_and_replace_names_a_certificate_it_could_not_replace(sandbox, run_playbook, sandbox_dns, pebble,
-                                                                       site):
+def test_revoke_and_replace_names_a_certificate_it_could_not_replace(sandbox, run_playbook, sandbox_dns, pebble, site):
     first = run_playbook(RENEW, extra_vars=site.extra_vars())
     assert first.rc == 0, first.explain()
     old = _pem_cert(os.path.join(site.store, site.bad, 'cert.pem'))
