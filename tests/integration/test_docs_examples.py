@@ -37,6 +37,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 import helpers
+from acme_store_util import Challenges, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+from revoke_util import ISSUE, Pebble  # noqa: E402
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
@@ -472,7 +474,110 @@ def test_readme_group_vars_with_the_renew_playbook(sandbox, run_playbook, sandbo
             sandbox_dns.clear_a(name)
 
 
+def _issue_www_api(sandbox, run_playbook, tmp_path, tag):
+    """``www`` and ``api`` issued into ``tmp_path/store`` by the account ``tmp_path/account.key`` (names the
+    revocation examples use); returns {name: serial hex}."""
+    store = tmp_path / 'store'
+    extra = {'acme_directory': sandbox['acme']['directory'], 'acme_ca_bundle': sandbox['acme']['ca_bundle'],
+             'account_key': str(tmp_path / 'account.key'), 'store': str(store),
+             'webroot': sandbox['hosts']['web1']['webroot'],
+             # the sandbox DNS answers these unknown names with web1's address
+             'certificates': [{'name': n, 'domains': ['%s.%s.example.test' % (n, tag)]} for n in ('www', 'api')]}
+    res = run_playbook(ISSUE, extra_vars=extra)
+    assert res.rc == 0, res.explain()
+    serials = {}
+    for name in ('www', 'api'):
+        with open(str(store / name / 'cert.pem'), 'rb') as handle:
+            serials[name] = '%x' % x509.load_pem_x509_certificate(handle.read()).serial_number
+    return serials
+
+
+def test_revoke_names(sandbox, run_playbook, tmp_path):
+    """docs/revocation.md's play, verbatim: revoke www and api by their own keys, then again (nothing sent)."""
+    text = block('revoke-names')
+    playbook = tmp_path / 'revoke.yml'
+    playbook.write_text(text)
+    tracker = Challenges(sandbox)
+    pebble = Pebble(sandbox)
+    try:
+        serials = _issue_www_api(sandbox, lambda *a, **k: tracker.note(run_playbook(*a, **k)), tmp_path,
+                                 'v' + uuid.uuid4().hex[:8])
+    finally:
+        tracker.remove()
+    overrides = {
+        'certpilot_acme_directory': sandbox['acme']['directory'],
+        'certpilot_ca_bundle': sandbox['acme']['ca_bundle'],
+        'certpilot_account_key': str(tmp_path / 'account.key'),
+        'certpilot_store': str(tmp_path / 'store'),
+    }
+    res = run_playbook(str(playbook), extra_vars=overrides)
+    assert res.rc == 0, res.explain()
+    first = res.task_results('Revoke the compromised certificates with their own keys')['localhost']
+    assert first['changed'] is True and first['revoked'] == ['api', 'www'], res.explain()
+    for name, serial in serials.items():
+        status = pebble.status(serial)
+        assert status['Status'] == 'Revoked' and status['Reason'] == 1, (name, status)
+    again = res.task_results('Revoke them again (recorded in the store - nothing changes, nothing is sent)')['localhost']
+    assert again['changed'] is False and again['http_requests'] == 0
+    assert again['already_revoked'] == ['api', 'www']
+    shown = res.task_results('Show what was revoked')['localhost']
+    assert len(shown['results']) == 2
+
+
+def test_revoke_and_replace_vars(sandbox, run_playbook, sandbox_dns, tmp_path):
+    """docs/revocation.md's incident variables, verbatim, with the revoke_and_replace playbook after a renew."""
+    text = block('revoke-and-replace-vars')
+    incident = tmp_path / 'incident.yml'
+    incident.write_text(text)
+    names = yaml.safe_load(text)['revoke_and_replace_names']
+    tag = 'i' + uuid.uuid4().hex[:8]
+    certificates = [{'name': name, 'domains': ['%s.%s.example.test' % (name, tag)], 'hosts': ['web1']}
+                    for name in names]
+    for cert in certificates:
+        sandbox_dns.add_a(cert['domains'][0], sandbox['hosts']['web1']['address'])
+    with open(sandbox['inventory']) as handle:
+        inventory = copy.deepcopy(yaml.safe_load(handle))
+    inventory['all']['children']['webservers']['vars'] = dict(
+        SANDBOX_HOST_VARS, nginx_webroot_server_names=[c['domains'][0] for c in certificates],
+        nginx_webroot_http_conf_name='certpilot-%s-http.conf' % tag)
+    (tmp_path / 'store').mkdir()
+    common = {'renew_web_hosts': 'web1', 'renew_certificates': certificates,
+              'acme_certificates_directory': sandbox['acme']['directory'],
+              'acme_certificates_ca_bundle': sandbox['acme']['ca_bundle'],
+              'acme_certificates_account_key_src': str(tmp_path / 'account.key'),
+              'acme_certificates_store': str(tmp_path / 'store'), 'acme_certificates_terms_agreed': True}
+    overrides = tmp_path / 'overrides.json'
+    overrides.write_text(json.dumps(common))
+    pebble = Pebble(sandbox)
+    address, port = sandbox['hosts']['web1']['address'], sandbox['hosts']['web1']['https_port']
+    try:
+        res = run_playbook(os.path.join(helpers.REPO, 'playbooks', 'renew.yml'), inventory=inventory,
+                           extra_args=['-e', '@' + str(overrides)])
+        assert res.rc == 0, res.explain()
+        before = {}
+        for cert in certificates:
+            before[cert['name']] = x509.load_der_x509_certificate(
+                helpers.tls_peer_cert(address, port, cert['domains'][0]))
+        res = run_playbook(os.path.join(helpers.REPO, 'playbooks', 'revoke_and_replace.yml'), inventory=inventory,
+                           extra_args=['-e', '@' + str(overrides), '-e', '@' + str(incident)])
+        assert res.rc == 0, res.explain()
+        for cert in certificates:
+            old = before[cert['name']]
+            status = pebble.status('%x' % old.serial_number)
+            assert status['Status'] == 'Revoked' and status['Reason'] == 1, status
+            served = x509.load_der_x509_certificate(helpers.tls_peer_cert(address, port, cert['domains'][0]))
+            assert served.serial_number != old.serial_number
+            assert public_key_der(served) != public_key_der(old), 'the replacement has the revoked key'
+            assert pebble.status('%x' % served.serial_number)['Status'] == 'Valid'
+    finally:
+        cleanup_nginx(sandbox, tag, [c['name'] for c in certificates])
+        for cert in certificates:
+            sandbox_dns.clear_a(cert['domains'][0])
+
+
 RUNNERS = {
     'acme-daily-job': test_acme_daily_job,
     'readme-group-vars': test_readme_group_vars_with_the_renew_playbook,
+    'revoke-names': test_revoke_names,
+    'revoke-and-replace-vars': test_revoke_and_replace_vars,
 }

@@ -16,6 +16,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import certificate as certlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import ari as arilib
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import revocation
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, utc_now, cert_facts, workflow_threads
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import (
     KEY_TYPES, generate_private_key, key_type_of, load_private_key, private_key_pem)
@@ -162,6 +163,14 @@ class OrderRunner(CertificateWorkflow):
             want_key_type=spec['key_type'],
             renew_ratio=self.renew_ratio, renew_days=self.renew_days, force=self.force,
             ari_renew_at=ari_at, ari_explanation=ari_expl, issued_by_other=other)
+        revoked = revocation.stored_revocation(self.store, name) if cert is not None else None
+        if revoked is not None:
+            # acme_revoke recorded the current certificate as revoked: replace it now, never with its key
+            renew, reason = True, 'the current certificate was revoked (%s at %s)' % (
+                revoked.get('reason'), revoked.get('revoked_at'))
+            if spec['reuse_key']:
+                self.warn('%s: reuse_key is set but the current certificate was revoked; generating a new key' % name)
+                spec = dict(spec, reuse_key=False)
         result['reason'] = reason
         if not renew:
             result['seconds'] = round(time.monotonic() - started, 3)
