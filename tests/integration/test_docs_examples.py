@@ -62,6 +62,10 @@ NOT_ACME = {
     ('docs/awx.md', 'webservers:'): 'an AWX inventory (hosts and groups), no ACME call',
     ('docs/expiry.md', '- certpilot.tls.tls_expiry_facts:'): 'TLS expiry checks of endpoints and files, no ACME call',
     ('docs/slb.md', 'module_defaults:'): 'module_defaults of the Alibaba Cloud group, no ACME call',
+    ('docs/huaweicloud.md', '- name: Fetch the certificates from Huawei Cloud CCM into the store'):
+        'Huawei Cloud CCM, no ACME call; run as written by tests/integration/test_huaweicloud_ccm.py',
+    ('docs/huaweicloud.md', 'certpilot_store: /var/lib/certpilot/store'):
+        'variables of the Huawei Cloud CCM example, used by tests/integration/test_huaweicloud_ccm.py',
 }
 ACME_MODULES = ('acme_account', 'acme_order', 'acme_finalize', 'acme_http01_files')
 

@@ -1,0 +1,1 @@
+"""Fake Huawei Cloud SCM (CCM) API, a test double."""
