@@ -434,7 +434,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 a
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import RetryPolicy
-from ansible_collections.certpilot.tls.plugins.module_utils.acme import modsupport
+from ansible_collections.certpilot.tls.plugins.module_utils.acme import module_runtime
 from ansible_collections.certpilot.tls.plugins.module_utils.huaweicloud import ccm
 from ansible_collections.certpilot.tls.plugins.module_utils.huaweicloud.client import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HuaweiClient)
@@ -514,7 +514,7 @@ def main():
             found = api.find(name=wanted.get('name'), domain=wanted.get('domain'), status=wanted.get('status'))
             out['ccm_certificates'] = [ccm.detail(c) for c in found]
         else:
-            modsupport.hold_store_lock(module, params['store'], params['lock_timeout'])
+            module_runtime.hold_store_lock(module, params['store'], params['lock_timeout'])
             importer = Importer(params['store'], check_mode=module.check_mode, ca_bundle=params['chain_ca_bundle'],
                                 system_roots=params['system_roots'], validate_chain=params['validate_chain'],
                                 min_days_remaining=params['min_days_remaining'], replace_acme=params['replace_acme'])
