@@ -20,6 +20,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoints, parse_files
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import match_hostname
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import ProbeError, Resolver, make_context, probe
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.served import served_mismatch
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, system_root_ders
 
 CERT_FIELDS = ('days_remaining', 'remaining_ratio', 'not_before', 'not_after', 'subject', 'issuer', 'sans', 'serial',
@@ -65,22 +66,9 @@ def compare_served(expect, result):
         return False, 'not verified: %s' % (result.get('error') or 'no certificate')
     if result.get('chain_source') == 'leaf-only':
         return False, 'not verified: this Python cannot read the presented chain (leaf only; Python 3.10+ needed)'
-    want_leaf = expect['fingerprint_sha256']
-    got_leaf = result['fingerprint_sha256']
-    if got_leaf != want_leaf:
-        return False, 'leaf %s served, expected %s' % (got_leaf, want_leaf)
-    want_chain = list(expect['chain_sha256'])
-    got_chain = list(result.get('served_chain_sha256') or [])
-    if got_chain != want_chain:
-        return False, 'right leaf, wrong chain: served %s, expected %s' % (
-            _chain_text(got_chain), _chain_text(want_chain))
-    return True, None
-
-
-def _chain_text(fingerprints):
-    if not fingerprints:
-        return 'no intermediate'
-    return '[%s]' % ', '.join(fingerprints)
+    why = served_mismatch(expect['fingerprint_sha256'], result['fingerprint_sha256'],
+                          expected_chain=expect['chain_sha256'], served_chain=result.get('served_chain_sha256'))
+    return why is None, why
 
 
 class Options:
