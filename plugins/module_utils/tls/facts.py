@@ -170,8 +170,9 @@ class Collector:
             hostname_match = match_hostname(reference_name, leaf.dns_sans, leaf.ip_sans, leaf.common_names)
         else:
             hostname_match = None
-        status = judge.decide_status(True, expired, not_yet_valid, chain_valid, hostname_match, days, ratio,
-                                     self.options.thresholds)
+        status = judge.decide_status(expired=expired, not_yet_valid=not_yet_valid, chain_valid=chain_valid,
+                                     hostname_match=hostname_match, days_remaining=days, ratio=ratio,
+                                     thresholds=self.options.thresholds)
         earliest = min(c.not_after for c in chain)
         result.update(
             status=status,
@@ -214,7 +215,7 @@ class Collector:
     def _endpoint_facts(self, endpoint, base):
         start = time.monotonic()
         try:
-            shake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
+            handshake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
         except ProbeError as exc:
             base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, exc.msg)
@@ -225,10 +226,10 @@ class Collector:
             base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, '%s: unexpected error: %s: %s' % (endpoint.name, type(exc).__name__, exc))
         base['elapsed'] = round(time.monotonic() - start, 3)
-        base['tls_version'] = shake.tls_version
-        base['chain_source'] = shake.chain_source
-        base['address'] = shake.peer_address or endpoint.address
-        return self.judge_chain(base, shake.chain_der, endpoint.server_name)
+        base['tls_version'] = handshake.tls_version
+        base['chain_source'] = handshake.chain_source
+        base['address'] = handshake.peer_address or endpoint.address
+        return self.judge_chain(base, handshake.chain_der, endpoint.server_name)
 
     def file_result(self, certfile, host=None):
         base = {

@@ -128,22 +128,23 @@ T = judge.Thresholds(warn_days=21, critical_days=7)
 
 
 @pytest.mark.parametrize('args,expected', [
-    # (handshake_ok, expired, not_yet_valid, chain_valid, hostname_match, days)
-    ((False, True, True, False, False, -5), 'error'),
-    ((True, True, False, False, False, -5), 'expired'),
-    ((True, True, False, True, True, -0.01), 'expired'),
-    ((True, False, False, False, True, 2), 'invalid'),       # invalid beats critical
-    ((True, False, False, True, False, 2), 'invalid'),
-    ((True, False, True, True, True, 90), 'invalid'),        # not yet valid
-    ((True, False, False, True, None, 2), 'critical'),       # files: no hostname check
-    ((True, False, False, True, True, 6.99), 'critical'),
-    ((True, False, False, True, True, 7.0), 'warning'),
-    ((True, False, False, True, True, 20.99), 'warning'),
-    ((True, False, False, True, True, 21.0), 'ok'),
+    # (expired, not_yet_valid, chain_valid, hostname_match, days)
+    ((True, True, False, False, -5), 'expired'),
+    ((True, False, False, False, -5), 'expired'),
+    ((True, False, True, True, -0.01), 'expired'),
+    ((False, False, False, True, 2), 'invalid'),       # invalid beats critical
+    ((False, False, True, False, 2), 'invalid'),
+    ((False, True, True, True, 90), 'invalid'),        # not yet valid
+    ((False, False, True, None, 2), 'critical'),       # files: no hostname check
+    ((False, False, True, True, 6.99), 'critical'),
+    ((False, False, True, True, 7.0), 'warning'),
+    ((False, False, True, True, 20.99), 'warning'),
+    ((False, False, True, True, 21.0), 'ok'),
 ])
 def test_status_precedence(args, expected):
-    handshake, expired, nyv, chain, host, days = args
-    assert judge.decide_status(handshake, expired, nyv, chain, host, days, None, T) == expected
+    expired, nyv, chain, host, days = args
+    assert judge.decide_status(expired=expired, not_yet_valid=nyv, chain_valid=chain, hostname_match=host,
+                               days_remaining=days, ratio=None, thresholds=T) == expected
 
 
 def test_ratio_judgement_short_and_long_lived():
