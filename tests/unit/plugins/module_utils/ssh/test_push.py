@@ -375,8 +375,6 @@ def test_parse_mode_rejects(value):
 def test_bad_file_items_are_clear_errors():
     with pytest.raises(CertpilotError, match='absolute'):
         run_push(_params([{'dest': 'relative.pem', 'content': 'x'}]), connector=FakeConnector({}))
-    with pytest.raises(CertpilotError, match='unknown keys'):
-        run_push(_params([{'dest': '/a', 'content': 'x', 'owner': 'root'}]), connector=FakeConnector({}))
     with pytest.raises(CertpilotError, match='cannot read'):
         run_push(_params([{'dest': '/a', 'src': '/nonexistent/certpilot/file'}]), connector=FakeConnector({}))
 
