@@ -20,6 +20,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoints, parse_files
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import match_hostname
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import ProbeError, Resolver, make_context, probe
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.results import by_urgency, urgency_order
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.served import served_mismatch
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, system_root_ders
 
@@ -276,6 +277,7 @@ class Collector:
 
 
 def summarize(results):
+    """Counts per status, the soonest expiry, the worst results and the lines a report shows, in one order."""
     summary = dict((status, 0) for status in judge.STATUSES)
     summary['total'] = len(results)
     earliest = None
@@ -286,6 +288,10 @@ def summarize(results):
                         'days_remaining': result['days_remaining']}
     summary['earliest'] = earliest
     summary['worst'] = worst(results, WORST_COUNT)
+    summary['counts'] = [{'status': status, 'count': summary[status]} for status in judge.MOST_SEVERE_FIRST]
+    present = [status for status in judge.STATUSES if summary[status]]
+    summary['failing'] = dict((fail_on, judge.should_fail(present, fail_on)) for fail_on in judge.FAIL_ON)
+    summary['headline'] = headline(summary)
     summary['line'] = summary_line(summary)
     return summary
 
@@ -296,17 +302,20 @@ WORST_COUNT = 5
 def worst(results, count=WORST_COUNT):
     """The ``count`` most urgent non-ok results (most severe status first, then fewest days left)."""
     bad = [r for r in results if r['status'] != 'ok']
-
-    def urgency(result):
-        days = result.get('days_remaining')
-        return (-judge.SEVERITY[result['status']], days if days is not None else float('-inf'))
     return [{'name': r['name'], 'status': r['status'], 'days_remaining': r.get('days_remaining')}
-            for r in sorted(bad, key=urgency)[:count]]
+            for r in by_urgency(bad)[:count]]
+
+
+def headline(summary):
+    """The counts that are not ok, most severe first, and the total: ``1 expired, 2 critical (250 checked)``."""
+    parts = ['%d %s' % (summary[status], status) for status in judge.MOST_SEVERE_FIRST
+             if status != 'ok' and summary[status]]
+    return '%s (%d checked)' % (', '.join(parts) if parts else 'all ok', summary['total'])
 
 
 def summary_line(summary):
     """One line for a job log: counts per status, most severe first, and the worst results."""
-    counts = ', '.join('%d %s' % (summary[status], status) for status in reversed(judge.STATUSES))
+    counts = ', '.join('%d %s' % (summary[status], status) for status in judge.MOST_SEVERE_FIRST)
     line = 'certpilot TLS expiry: %d checked: %s' % (summary['total'], counts)
     if summary.get('worst'):
         line += '; worst: ' + ', '.join(
@@ -329,6 +338,7 @@ def collect(endpoints=None, files=None, options=None, host=None, now=None, roots
     failing = judge.should_fail([r['status'] for r in results], options.fail_on)
     return {
         'results': results,
+        'urgency_order': urgency_order(results),
         'summary': summary,
         'checked_at': iso_z(collector.now),
         'thresholds': {

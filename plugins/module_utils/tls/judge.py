@@ -28,6 +28,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 
 STATUSES = ('ok', 'warning', 'critical', 'invalid', 'expired', 'error')
 SEVERITY = dict((name, rank) for rank, name in enumerate(STATUSES))
+# The one order of every report, summary line and metric: most severe first.
+MOST_SEVERE_FIRST = tuple(reversed(STATUSES))
 FAIL_ON = {
     'never': frozenset(),
     'error': frozenset(('error', 'expired', 'invalid')),

@@ -12,8 +12,9 @@ import pytest
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoint
+from ansible_collections.certpilot.tls.plugins.module_utils.tls import judge
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import (
-    Collector, Options, collect, compare_served, load_roots)
+    Collector, Options, collect, compare_served, load_roots, summarize)
 from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.tls.tls_unit_helpers import (
     DAY, NOW, issue, server_tls_context)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
@@ -136,7 +137,6 @@ def test_system_roots_load():
 
 
 def test_summary_line_counts_every_status_and_names_the_worst_five():
-    from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import summarize
     results = [{'name': 'ok%d' % i, 'status': 'ok', 'days_remaining': 80.0, 'not_after': None} for i in range(3)]
     results += [{'name': 'w%d' % i, 'status': 'warning', 'days_remaining': 10.0 + i, 'not_after': None}
                 for i in range(3)]
@@ -152,3 +152,57 @@ def test_summary_line_counts_every_status_and_names_the_worst_five():
     assert 'w2' not in line and 'ok0' not in line
     assert summarize(results[:3])['line'] == 'certpilot TLS expiry: 3 checked: 0 error, 0 expired, 0 invalid, ' \
         '0 critical, 0 warning, 3 ok'
+
+
+def _summary_results():
+    results = [{'name': 'ok%d' % i, 'status': 'ok', 'days_remaining': 80.0, 'not_after': None} for i in range(3)]
+    results += [{'name': 'w%d' % i, 'status': 'warning', 'days_remaining': 10.0 + i, 'not_after': None}
+                for i in range(3)]
+    results += [{'name': 'down', 'status': 'error', 'days_remaining': None, 'not_after': None},
+                {'name': 'old', 'status': 'expired', 'days_remaining': -2.0, 'not_after': None},
+                {'name': 'bad', 'status': 'invalid', 'days_remaining': 50.0, 'not_after': None}]
+    return results
+
+
+def test_summary_counts_come_most_severe_first():
+    summary = summarize(_summary_results())
+    assert [c['status'] for c in summary['counts']] == ['error', 'expired', 'invalid', 'critical', 'warning', 'ok']
+    assert [c['count'] for c in summary['counts']] == [1, 1, 1, 0, 3, 3]
+    assert dict((c['status'], c['count']) for c in summary['counts']) == dict(
+        (s, summary[s]) for s in ('ok', 'warning', 'critical', 'invalid', 'expired', 'error'))
+
+
+def test_summary_failing_per_fail_on_names_only_present_statuses():
+    results = _summary_results()
+    assert summarize(results)['failing'] == {
+        'never': [], 'error': ['error', 'expired', 'invalid'], 'critical': ['error', 'expired', 'invalid'],
+        'warning': ['error', 'expired', 'invalid', 'warning']}
+    crit = [{'name': 'c', 'status': 'critical', 'days_remaining': 1.0, 'not_after': None}]
+    assert summarize(crit)['failing'] == {'never': [], 'error': [], 'critical': ['critical'], 'warning': ['critical']}
+    # The same verdict as the task's own fail_on (judge.should_fail) for every setting.
+    for fail_on in ('never', 'error', 'critical', 'warning'):
+        assert summarize(results)['failing'][fail_on] == judge.should_fail([r['status'] for r in results], fail_on)
+
+
+def test_summary_headline():
+    assert summarize(_summary_results())['headline'] == '1 error, 1 expired, 1 invalid, 3 warning (9 checked)'
+    ok = [{'name': 'a', 'status': 'ok', 'days_remaining': 80.0, 'not_after': None}]
+    assert summarize(ok)['headline'] == 'all ok (1 checked)'
+    assert summarize([])['headline'] == 'all ok (0 checked)'
+
+
+def test_collect_returns_the_urgency_order_of_its_results(pki, tmp_path):
+    root = tmp_path / 'root.pem'
+    root.write_bytes(pki.root.pem)
+    files = []
+    for name, days in (('later', 60), ('soon', 3), ('soonest', 1)):
+        leaf = pki.leaf(name + '.unit.test', not_after=NOW + days * DAY)
+        path = tmp_path / (name + '.pem')
+        path.write_bytes(leaf.pem + pki.inter.pem)
+        files.append({'path': str(path), 'name': name})
+    files.append({'path': str(tmp_path / 'missing.pem'), 'name': 'missing'})
+    facts, _failing = collect(files=files, options=Options(ca_bundle=str(root), system_roots=False), now=NOW)
+    names = [r['name'] for r in facts['results']]
+    assert names == ['later', 'soon', 'soonest', 'missing']  # input order
+    assert [r['status'] for r in facts['results']] == ['ok', 'critical', 'critical', 'error']
+    assert [names[i] for i in facts['urgency_order']] == ['missing', 'soonest', 'soon', 'later']

@@ -83,3 +83,33 @@ def test_parse_mode_and_endpoints_file(tmp_path):
     assert 'JSON list' in err.value.msg
     with pytest.raises(CertpilotError):
         res.read_endpoints_file(str(tmp_path / 'none.json'))
+
+
+def _urgency_results():
+    return [{'name': 'fine', 'status': 'ok', 'days_remaining': 80.0},
+            {'name': 'warn-late', 'status': 'warning', 'days_remaining': 15.0},
+            {'name': 'down-1', 'status': 'error', 'days_remaining': None},
+            {'name': 'warn-soon', 'status': 'warning', 'days_remaining': 9.0},
+            {'name': 'gone', 'status': 'expired', 'days_remaining': -3.0},
+            {'name': 'down-2', 'status': 'error', 'days_remaining': None},
+            {'name': 'fine-2', 'status': 'ok', 'days_remaining': 80.0}]
+
+
+def test_urgency_order_is_most_severe_first_then_fewest_days_and_stable():
+    results = _urgency_results()
+    order = res.urgency_order(results)
+    assert sorted(order) == list(range(len(results)))
+    assert [results[i]['name'] for i in order] == ['down-1', 'down-2', 'gone', 'warn-soon', 'warn-late', 'fine', 'fine-2']
+    assert res.by_urgency(results) == [results[i] for i in order]
+    assert res.urgency_order([]) == []
+
+
+def test_shape_gives_the_urgency_order_of_the_returned_results():
+    results = _urgency_results()
+    facts = {'results': results, 'urgency_order': res.urgency_order(results), 'summary': {}}
+    full = res.shape(facts, 'full')
+    assert full['urgency_order'] == res.urgency_order(results)
+    problems = res.shape(facts, 'problems')
+    assert [r['name'] for r in problems['results']] == ['down-1', 'down-2', 'gone', 'warn-soon', 'warn-late']
+    assert problems['urgency_order'] == [0, 1, 2, 3, 4]  # positions in the returned (already sorted) list
+    assert res.shape(facts, 'summary')['urgency_order'] == []
