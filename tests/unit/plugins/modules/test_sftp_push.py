@@ -27,8 +27,10 @@ def test_unknown_file_keys_are_refused_by_the_argument_spec(where):
     assert any('owner' in msg for msg in result.error_messages), result.error_messages
 
 
-@pytest.mark.parametrize('item, missing', [({'content': 'x'}, 'dest'),
-                                          ({'dest': '/etc/x.pem', 'verify': [{'port': 443}]}, 'server_name')])
+@pytest.mark.parametrize('item, missing', [
+    ({'content': 'x'}, 'dest'),
+    ({'dest': '/etc/x.pem', 'verify': [{'port': 443}]}, 'server_name'),
+])
 def test_required_file_and_verify_keys(item, missing):
     result = _validate(files=[item])
     assert any(missing in msg for msg in result.error_messages), result.error_messages
