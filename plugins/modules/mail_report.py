@@ -165,7 +165,7 @@ def main():
         if module.check_mode:
             module.exit_json(changed=True, sent=False, message_id=message['Message-ID'],
                              recipients=p['to'] + p['cc'])
-        accepted = send(message, p['host'], port, security=p['security'], username=p['username'],
+        accepted = send(message, host=p['host'], port=port, security=p['security'], username=p['username'],
                         password=p['password'], ca_bundle=p['ca_bundle'], validate_certs=p['validate_certs'],
                         timeout=p['timeout'], retries=p['retries'])
     except CertpilotError as exc:

@@ -64,10 +64,63 @@ options:
         description: SSH user for this host; defaults to the top-level I(username).
         type: str
       files:
-        description: Files for this host only, same format as the top-level I(files).
+        description: Files for this host only, with the same suboptions as the top-level O(files).
         type: list
         elements: dict
         default: []
+        suboptions:
+          dest:
+            description: Absolute path of the file on the target.
+            type: str
+            required: true
+          src:
+            description:
+              - Path of the local file to upload, on the host running the module.
+              - Mutually exclusive with O(targets[].files[].content).
+            type: path
+          content:
+            description:
+              - The file content as text. Mutually exclusive with O(targets[].files[].src).
+              - Passing a private key here is possible (its text is kept out of results, diff and messages), but
+                O(targets[].files[].src) keeps it out of Ansible variables.
+            type: str
+          mode:
+            description: Permissions, an octal string (V('0640')) or a number. Defaults to V('0644').
+            type: raw
+          state:
+            description: V(present) uploads the file, V(absent) removes it.
+            type: str
+            choices: [present, absent]
+            default: present
+          secret:
+            description:
+              - When true the content never appears in diff or results (and the value is hidden in the output).
+              - Private keys are recognised by parsing the PEM and hidden without it.
+            type: bool
+            default: false
+          verify:
+            description:
+              - TLS endpoints that must serve the first certificate of this file after the reload and, when the file
+                holds a chain, exactly that chain after it, in order.
+              - A check that cannot run (a name that does not resolve, a refused or timed-out handshake) fails the host
+                and restores its previous files.
+            type: list
+            elements: dict
+            default: []
+            suboptions:
+              server_name:
+                description: The SNI name to send.
+                type: str
+                required: true
+              address:
+                description:
+                  - Where to connect. Defaults to the target address.
+                  - A host name is resolved on the host running the module.
+                type: str
+              port:
+                description: TLS port.
+                type: int
+                default: 443
       validate_command:
         description: Overrides the top-level I(validate_command) for this host.
         type: str
@@ -101,19 +154,62 @@ options:
   files:
     description:
       - Files pushed to every target.
-      - Each item has C(dest) (absolute remote path, required), C(src) (local path on the host running
-        the module) or C(content) (text), C(mode) (octal string or number, default C(0644)),
-        C(state) (C(present) or C(absent), default C(present)), C(secret) (boolean, default C(false);
-        when true the content never appears in diff or results; private keys are hidden without it) and
-        C(verify) (a list of C({server_name, address, port}) TLS endpoints that must serve the first
-        certificate of this file after the reload and, when the file holds a chain, exactly that chain after it, in
-        order; C(address) defaults to the target address and may be a host name, resolved on the host running the
-        module; C(port) defaults to 443). A check that cannot run (a name that does not resolve, a refused or
-        timed-out handshake) fails the host and restores its previous files.
-      - Passing a private key as C(content) is possible, but C(src) keeps it out of Ansible variables.
     type: list
     elements: dict
     default: []
+    suboptions:
+      dest:
+        description: Absolute path of the file on the target.
+        type: str
+        required: true
+      src:
+        description:
+          - Path of the local file to upload, on the host running the module.
+          - Mutually exclusive with O(files[].content).
+        type: path
+      content:
+        description:
+          - The file content as text. Mutually exclusive with O(files[].src).
+          - Passing a private key here is possible (its text is kept out of results, diff and messages), but
+            O(files[].src) keeps it out of Ansible variables.
+        type: str
+      mode:
+        description: Permissions, an octal string (V('0640')) or a number. Defaults to V('0644').
+        type: raw
+      state:
+        description: V(present) uploads the file, V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      secret:
+        description:
+          - When true the content never appears in diff or results (and the value is hidden in the output).
+          - Private keys are recognised by parsing the PEM and hidden without it.
+        type: bool
+        default: false
+      verify:
+        description:
+          - TLS endpoints that must serve the first certificate of this file after the reload and, when the file
+            holds a chain, exactly that chain after it, in order.
+          - A check that cannot run (a name that does not resolve, a refused or timed-out handshake) fails the host
+            and restores its previous files.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          server_name:
+            description: The SNI name to send.
+            type: str
+            required: true
+          address:
+            description:
+              - Where to connect. Defaults to the target address.
+              - A host name is resolved on the host running the module.
+            type: str
+          port:
+            description: TLS port.
+            type: int
+            default: 443
   username:
     description: Default SSH user.
     type: str
@@ -318,36 +414,56 @@ _RELOAD_OPTIONS = dict(
     timeout=dict(type='int'),
 )
 
+# One files item, the same at the top level and in targets[].files.
+_FILE_OPTIONS = dict(
+    dest=dict(type='str', required=True),
+    src=dict(type='path'),
+    content=dict(type='str'),
+    mode=dict(type='raw'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    secret=dict(type='bool', default=False),
+    verify=dict(type='list', elements='dict', default=[], options=dict(
+        server_name=dict(type='str', required=True),
+        address=dict(type='str'),
+        port=dict(type='int', default=443),
+    )),
+)
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            targets=dict(type='list', elements='dict', required=True, options=dict(
-                name=dict(type='str', required=True),
-                address=dict(type='str', required=True),
-                port=dict(type='int', default=22),
-                username=dict(type='str'),
-                files=dict(type='list', elements='dict', default=[]),
-                validate_command=dict(type='str'),
-                reload_command=dict(type='str'),
-                reload=dict(type='dict', options=_RELOAD_OPTIONS),
-            )),
-            files=dict(type='list', elements='dict', default=[]),
-            username=dict(type='str', default='root'),
-            private_key_src=dict(type='path'),
-            private_key_content=dict(type='str', no_log=True),
-            private_key_passphrase=dict(type='str', no_log=True),
-            password=dict(type='str', no_log=True),
-            known_hosts=dict(type='path', required=True),
-            host_key_policy=dict(type='str', choices=['strict', 'accept_new'], default='strict'),
+
+def argument_spec():
+    """The module's options (a function: unit tests validate items against it without AnsibleModule)."""
+    return dict(
+        targets=dict(type='list', elements='dict', required=True, options=dict(
+            name=dict(type='str', required=True),
+            address=dict(type='str', required=True),
+            port=dict(type='int', default=22),
+            username=dict(type='str'),
+            files=dict(type='list', elements='dict', default=[], options=_FILE_OPTIONS),
             validate_command=dict(type='str'),
             reload_command=dict(type='str'),
             reload=dict(type='dict', options=_RELOAD_OPTIONS),
-            concurrency=dict(type='int', default=8),
-            timeout=dict(type='int', default=10),
-            command_timeout=dict(type='int', default=60),
-            total_timeout=dict(type='int', default=300),
-        ),
+        )),
+        files=dict(type='list', elements='dict', default=[], options=_FILE_OPTIONS),
+        username=dict(type='str', default='root'),
+        private_key_src=dict(type='path'),
+        private_key_content=dict(type='str', no_log=True),
+        private_key_passphrase=dict(type='str', no_log=True),
+        password=dict(type='str', no_log=True),
+        known_hosts=dict(type='path', required=True),
+        host_key_policy=dict(type='str', choices=['strict', 'accept_new'], default='strict'),
+        validate_command=dict(type='str'),
+        reload_command=dict(type='str'),
+        reload=dict(type='dict', options=_RELOAD_OPTIONS),
+        concurrency=dict(type='int', default=8),
+        timeout=dict(type='int', default=10),
+        command_timeout=dict(type='int', default=60),
+        total_timeout=dict(type='int', default=300),
+    )
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
         mutually_exclusive=[('private_key_src', 'private_key_content')],
         supports_check_mode=True,
     )

@@ -280,6 +280,44 @@ tls_expiry:
           description: One summary line for a job log (counts per status and the worst five).
           type: str
           sample: 'certpilot TLS expiry: 2 checked: 0 error, 1 expired, 0 invalid, 0 critical, 0 warning, 1 ok; worst: old (expired)'
+        counts:
+          description:
+            - The count of every status, most severe first (V(error), V(expired), V(invalid), V(critical), V(warning),
+              V(ok)), the order reports show them in.
+          type: list
+          elements: dict
+          version_added: 0.2.0
+          contains:
+            status:
+              description: The status.
+              type: str
+            count:
+              description: How many results have it.
+              type: int
+          sample: [{status: error, count: 0}, {status: expired, count: 1}, {status: invalid, count: 0},
+                   {status: critical, count: 0}, {status: warning, count: 0}, {status: ok, count: 1}]
+        failing:
+          description:
+            - For every value of O(fail_on), the statuses present in the results that it fails on, most severe first
+              (an empty list - nothing fails). The task itself fails by O(fail_on) alone; a role that runs the check
+              with O(fail_on=never) and fails later reads its own setting here.
+          type: dict
+          version_added: 0.2.0
+          sample: {never: [], error: [expired], critical: [expired], warning: [expired]}
+        headline:
+          description: The counts that are not C(ok), most severe first, and the total (C(all ok) when nothing is wrong).
+          type: str
+          version_added: 0.2.0
+          sample: '1 expired, 2 critical (250 checked)'
+    urgency_order:
+      description:
+        - Positions (from 0) in RV(tls_expiry.results), most urgent first - most severe status, then fewest days left;
+          equal urgency keeps the input order. The full facts in O(results_file) carry it for every result.
+        - With O(return_results=problems) the returned results are already in this order.
+      type: list
+      elements: int
+      version_added: 0.2.0
+      sample: [2, 0, 1]
     returned:
       description: Which results RV(tls_expiry.results) holds (see O(return_results)).
       type: dict

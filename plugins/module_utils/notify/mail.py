@@ -106,9 +106,12 @@ def _describe(exc):
     return str(exc)
 
 
-def send(message, host, port, security='starttls', username=None, password=None, ca_bundle=None,
+def send(message, *, host, port, security='starttls', username=None, password=None, ca_bundle=None,
          validate_certs=True, timeout=30.0, retries=2, local_hostname=None):
-    """Send ``message``; returns the list of accepted recipients. Raises MailError."""
+    """Send ``message`` through ``host``:``port``; returns the list of accepted recipients. Raises MailError.
+
+    Everything but the message is keyword-only: eleven settings, several of the same type, are easy to swap.
+    """
     if security not in SECURITY_CHOICES:
         raise MailError('security must be one of %s' % ', '.join(SECURITY_CHOICES))
     if (username is None) != (password is None):

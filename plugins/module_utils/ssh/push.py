@@ -27,6 +27,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.retry import 
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.sftp_files import SFTPFiles
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import pem_to_ders
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import presented_chain
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.served import served_mismatch
 
 
 # Where systemd runs, ``systemctl reload``; elsewhere the SysV ``service`` wrapper.
@@ -137,10 +138,6 @@ def served_chain(address, port, server_name, deadline, timeout=10):
     return [hashlib.sha256(der).hexdigest() for der in ders]
 
 
-def _chain_text(fingerprints):
-    return '[%s]' % ', '.join(fingerprints) if fingerprints else 'no intermediate'
-
-
 def verify_served(endpoints, expected, deadline, probe=served_chain, attempts=5):
     """Check every endpoint serves ``expected``; retry briefly (workers take a moment after reload).
 
@@ -166,12 +163,11 @@ def verify_served(endpoints, expected, deadline, probe=served_chain, attempts=5)
             got = [got] if isinstance(got, str) else list(got)
             got = [normalize_fingerprint(value) for value in got]
             leaf = got[0] if got else ''
-            if leaf != expected[0]:
-                raise Retryable(CertpilotError('serves %s, expected %s' % (leaf or 'no certificate', expected[0])),
-                                what=leaf)
-            if len(expected) > 1 and got[1:] != expected[1:]:
-                raise Retryable(CertpilotError('right leaf, wrong chain: serves %s, expected %s' % (
-                    _chain_text(got[1:]), _chain_text(expected[1:]))), what=leaf)
+            # A leaf-only file says nothing about the chain: compare the chain only when the file holds one.
+            why = served_mismatch(expected[0], leaf, expected_chain=expected[1:] if len(expected) > 1 else None,
+                                  served_chain=got[1:])
+            if why:
+                raise Retryable(CertpilotError(why), what=leaf)
             return got
 
         try:

@@ -14,21 +14,11 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.file_transact
 from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import ReloadSpec
 from ansible_collections.certpilot.tls.plugins.module_utils.ssh.push import HostPush, read_local
 
-_FILE_KEYS = frozenset(('dest', 'src', 'content', 'mode', 'state', 'secret', 'verify'))
-
-
-def _bool(value):
-    if isinstance(value, bool):
-        return value
-    return str(value).lower() in ('1', 'true', 'yes', 'on')
-
 
 def parse_file(item, target_address, cache):
+    """One ``files`` item (validated by the module's argument spec) as a ``FileSpec``; ``src`` files are read once."""
     if not isinstance(item, dict):
         raise CertpilotError('every files item must be a dict, got %r' % (type(item).__name__,))
-    unknown = set(item) - _FILE_KEYS
-    if unknown:
-        raise CertpilotError('files item for %s: unknown keys %s' % (item.get('dest'), ', '.join(sorted(unknown))))
     dest = item.get('dest')
     state = item.get('state') or 'present'
     if state not in ('present', 'absent'):
@@ -54,7 +44,7 @@ def parse_file(item, target_address, cache):
         verify.append({'server_name': endpoint['server_name'], 'address': endpoint.get('address') or target_address,
                        'port': port})
     return FileSpec(dest, data=data, mode=parse_mode(item.get('mode'), dest), state=state,
-                    secret=_bool(item.get('secret', False)), verify=verify)
+                    secret=bool(item.get('secret')), verify=verify)
 
 
 def reload_for(target, params):
@@ -106,10 +96,10 @@ def run_push(params, check_mode=False, connector=None):
                                        timeout=params.get('timeout') or 10)
     total = params.get('total_timeout') or 300
 
-    def one(host):
+    def push_host(host):
         return host.run(connector, Deadline(total), check_mode=check_mode)
 
-    outcomes = run_parallel(one, hosts, params.get('concurrency') or 8)
+    outcomes = run_parallel(push_host, hosts, params.get('concurrency') or 8)
     result = {'changed': False, 'hosts': {}, 'failed_hosts': [], 'diff': []}
     errors = []
     for host, outcome in zip(hosts, outcomes):

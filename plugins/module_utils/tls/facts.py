@@ -20,6 +20,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoints, parse_files
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import match_hostname
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import ProbeError, Resolver, make_context, probe
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.results import by_urgency, urgency_order
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.served import served_mismatch
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, system_root_ders
 
 CERT_FIELDS = ('days_remaining', 'remaining_ratio', 'not_before', 'not_after', 'subject', 'issuer', 'sans', 'serial',
@@ -65,22 +67,9 @@ def compare_served(expect, result):
         return False, 'not verified: %s' % (result.get('error') or 'no certificate')
     if result.get('chain_source') == 'leaf-only':
         return False, 'not verified: this Python cannot read the presented chain (leaf only; Python 3.10+ needed)'
-    want_leaf = expect['fingerprint_sha256']
-    got_leaf = result['fingerprint_sha256']
-    if got_leaf != want_leaf:
-        return False, 'leaf %s served, expected %s' % (got_leaf, want_leaf)
-    want_chain = list(expect['chain_sha256'])
-    got_chain = list(result.get('served_chain_sha256') or [])
-    if got_chain != want_chain:
-        return False, 'right leaf, wrong chain: served %s, expected %s' % (
-            _chain_text(got_chain), _chain_text(want_chain))
-    return True, None
-
-
-def _chain_text(fingerprints):
-    if not fingerprints:
-        return 'no intermediate'
-    return '[%s]' % ', '.join(fingerprints)
+    why = served_mismatch(expect['fingerprint_sha256'], result['fingerprint_sha256'],
+                          expected_chain=expect['chain_sha256'], served_chain=result.get('served_chain_sha256'))
+    return why is None, why
 
 
 class Options:
@@ -182,8 +171,9 @@ class Collector:
             hostname_match = match_hostname(reference_name, leaf.dns_sans, leaf.ip_sans, leaf.common_names)
         else:
             hostname_match = None
-        status = judge.decide_status(True, expired, not_yet_valid, chain_valid, hostname_match, days, ratio,
-                                     self.options.thresholds)
+        status = judge.decide_status(expired=expired, not_yet_valid=not_yet_valid, chain_valid=chain_valid,
+                                     hostname_match=hostname_match, days_remaining=days, ratio=ratio,
+                                     thresholds=self.options.thresholds)
         earliest = min(c.not_after for c in chain)
         result.update(
             status=status,
@@ -226,7 +216,7 @@ class Collector:
     def _endpoint_facts(self, endpoint, base):
         start = time.monotonic()
         try:
-            shake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
+            handshake = probe(endpoint, self.context, self.resolver, self.options.timeout, self.options.retries)
         except ProbeError as exc:
             base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, exc.msg)
@@ -237,10 +227,10 @@ class Collector:
             base['elapsed'] = round(time.monotonic() - start, 3)
             return self._error(base, '%s: unexpected error: %s: %s' % (endpoint.name, type(exc).__name__, exc))
         base['elapsed'] = round(time.monotonic() - start, 3)
-        base['tls_version'] = shake.tls_version
-        base['chain_source'] = shake.chain_source
-        base['address'] = shake.peer_address or endpoint.address
-        return self.judge_chain(base, shake.chain_der, endpoint.server_name)
+        base['tls_version'] = handshake.tls_version
+        base['chain_source'] = handshake.chain_source
+        base['address'] = handshake.peer_address or endpoint.address
+        return self.judge_chain(base, handshake.chain_der, endpoint.server_name)
 
     def file_result(self, certfile, host=None):
         base = {
@@ -287,6 +277,7 @@ class Collector:
 
 
 def summarize(results):
+    """Counts per status, the soonest expiry, the worst results and the lines a report shows, in one order."""
     summary = dict((status, 0) for status in judge.STATUSES)
     summary['total'] = len(results)
     earliest = None
@@ -297,6 +288,10 @@ def summarize(results):
                         'days_remaining': result['days_remaining']}
     summary['earliest'] = earliest
     summary['worst'] = worst(results, WORST_COUNT)
+    summary['counts'] = [{'status': status, 'count': summary[status]} for status in judge.MOST_SEVERE_FIRST]
+    present = [status for status in judge.STATUSES if summary[status]]
+    summary['failing'] = dict((fail_on, judge.should_fail(present, fail_on)) for fail_on in judge.FAIL_ON)
+    summary['headline'] = headline(summary)
     summary['line'] = summary_line(summary)
     return summary
 
@@ -307,17 +302,20 @@ WORST_COUNT = 5
 def worst(results, count=WORST_COUNT):
     """The ``count`` most urgent non-ok results (most severe status first, then fewest days left)."""
     bad = [r for r in results if r['status'] != 'ok']
-
-    def urgency(result):
-        days = result.get('days_remaining')
-        return (-judge.SEVERITY[result['status']], days if days is not None else float('-inf'))
     return [{'name': r['name'], 'status': r['status'], 'days_remaining': r.get('days_remaining')}
-            for r in sorted(bad, key=urgency)[:count]]
+            for r in by_urgency(bad)[:count]]
+
+
+def headline(summary):
+    """The counts that are not ok, most severe first, and the total: ``1 expired, 2 critical (250 checked)``."""
+    parts = ['%d %s' % (summary[status], status) for status in judge.MOST_SEVERE_FIRST
+             if status != 'ok' and summary[status]]
+    return '%s (%d checked)' % (', '.join(parts) if parts else 'all ok', summary['total'])
 
 
 def summary_line(summary):
     """One line for a job log: counts per status, most severe first, and the worst results."""
-    counts = ', '.join('%d %s' % (summary[status], status) for status in reversed(judge.STATUSES))
+    counts = ', '.join('%d %s' % (summary[status], status) for status in judge.MOST_SEVERE_FIRST)
     line = 'certpilot TLS expiry: %d checked: %s' % (summary['total'], counts)
     if summary.get('worst'):
         line += '; worst: ' + ', '.join(
@@ -340,6 +338,7 @@ def collect(endpoints=None, files=None, options=None, host=None, now=None, roots
     failing = judge.should_fail([r['status'] for r in results], options.fail_on)
     return {
         'results': results,
+        'urgency_order': urgency_order(results),
         'summary': summary,
         'checked_at': iso_z(collector.now),
         'thresholds': {

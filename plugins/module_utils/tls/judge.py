@@ -28,6 +28,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 
 STATUSES = ('ok', 'warning', 'critical', 'invalid', 'expired', 'error')
 SEVERITY = dict((name, rank) for rank, name in enumerate(STATUSES))
+# The one order of every report, summary line and metric: most severe first.
+MOST_SEVERE_FIRST = tuple(reversed(STATUSES))
 FAIL_ON = {
     'never': frozenset(),
     'error': frozenset(('error', 'expired', 'invalid')),
@@ -75,10 +77,11 @@ def remaining_ratio(not_before, not_after, now):
     return max(0.0, min(1.0, left / lifetime))
 
 
-def decide_status(handshake_ok, expired, not_yet_valid, chain_valid, hostname_match, days_remaining, ratio, thresholds):
-    """The status by the precedence documented in this module."""
-    if not handshake_ok:
-        return 'error'
+def decide_status(*, expired, not_yet_valid, chain_valid, hostname_match, days_remaining, ratio, thresholds):
+    """The status of a certificate that was obtained, by the precedence documented in this module.
+
+    ``error`` (no certificate at all) is never decided here: a result without a certificate has no facts to judge.
+    """
     if expired:
         return 'expired'
     if not_yet_valid or chain_valid is False or hostname_match is False:

@@ -40,9 +40,14 @@ def urgency(result):
     return (-judge.SEVERITY[result['status']], days if days is not None else float('-inf'))
 
 
+def urgency_order(results):
+    """Positions in ``results``, most urgent first (stable: equal urgency keeps the input order)."""
+    return sorted(range(len(results)), key=lambda position: urgency(results[position]))
+
+
 def by_urgency(results):
     """The results most urgent first (stable: equal urgency keeps the input order)."""
-    return sorted(results, key=urgency)
+    return [results[position] for position in urgency_order(results)]
 
 
 def json_size(value):
@@ -51,6 +56,8 @@ def json_size(value):
 
 def shape(facts, mode='full', max_bytes=DEFAULT_MAX_BYTES, results_file=None):
     """The facts to return for ``mode``: every key of ``facts``, with ``results`` reduced, plus ``returned``.
+
+    ``urgency_order`` is recomputed for the results returned (positions in the returned list).
 
     ``returned`` says what was left out: ``mode``, ``results`` (how many are returned),
     ``omitted`` (how many are not), ``problems`` (how many need attention) and ``results_file``.
@@ -76,6 +83,7 @@ def shape(facts, mode='full', max_bytes=DEFAULT_MAX_BYTES, results_file=None):
             picked.append(result)
     out = dict((key, value) for key, value in facts.items() if key != 'results')
     out['results'] = picked
+    out['urgency_order'] = urgency_order(picked)
     out['returned'] = {
         'mode': mode,
         'results': len(picked),

@@ -117,7 +117,7 @@ def test_plain_delivery(tiny_server):
     store = []
     server = tiny_server(smtp_server(store))
     msg = build_message('certpilot@example.test', ['ops@example.test', 'dev@example.test'], 'plain', body='hello')
-    accepted = send(msg, '127.0.0.1', server.port, security='none', timeout=10)
+    accepted = send(msg, host='127.0.0.1', port=server.port, security='none', timeout=10)
     assert accepted == ['ops@example.test', 'dev@example.test']
     assert len(store) == 1 and store[0]['secure'] is False
     assert email.message_from_string(store[0]['data'])['Subject'] == 'plain'
@@ -131,16 +131,16 @@ def test_starttls_with_auth_and_verified_certificate(tiny_server, pki, tmp_path)
     store = []
     server = tiny_server(smtp_server(store, tls_ctx=ctx, user='u', password='s3cret'))
     msg = build_message('certpilot@example.test', ['ops@example.test'], 'secure', body='hello')
-    send(msg, '127.0.0.1', server.port, security='starttls', username='u', password='s3cret', ca_bundle=str(ca))
+    send(msg, host='127.0.0.1', port=server.port, security='starttls', username='u', password='s3cret', ca_bundle=str(ca))
     assert store and store[0]['secure'] is True
     # Wrong password: a clear error that never contains the password.
     with pytest.raises(MailError) as info:
-        send(msg, '127.0.0.1', server.port, security='starttls', username='u', password='wrong-pw', ca_bundle=str(ca),
+        send(msg, host='127.0.0.1', port=server.port, security='starttls', username='u', password='wrong-pw', ca_bundle=str(ca),
              retries=0)
     assert 'authentication failed' in str(info.value) and 'wrong-pw' not in str(info.value)
     # Certificate not trusted (no ca_bundle, system roots only): refused before AUTH.
     with pytest.raises(MailError) as info:
-        send(msg, '127.0.0.1', server.port, security='starttls', username='u', password='s3cret', retries=0)
+        send(msg, host='127.0.0.1', port=server.port, security='starttls', username='u', password='s3cret', retries=0)
     assert 'certificate verification failed' in str(info.value)
     assert len(store) == 1
 
@@ -148,7 +148,7 @@ def test_starttls_with_auth_and_verified_certificate(tiny_server, pki, tmp_path)
 def test_password_never_sent_in_clear_to_remote_hosts():
     msg = build_message('a@example.test', ['b@example.test'], 's')
     with pytest.raises(MailError) as info:
-        send(msg, 'smtp.example.test', 25, security='none', username='u', password='p')
+        send(msg, host='smtp.example.test', port=25, security='none', username='u', password='p')
     assert 'unencrypted' in str(info.value)
 
 
@@ -156,7 +156,7 @@ def test_temporary_failure_is_retried(tiny_server):
     store = []
     server = tiny_server(smtp_server(store, first_reply='421 try later'))
     msg = build_message('a@example.test', ['b@example.test'], 'retry')
-    send(msg, '127.0.0.1', server.port, security='none', timeout=15, retries=2)
+    send(msg, host='127.0.0.1', port=server.port, security='none', timeout=15, retries=2)
     assert server.accepted == 2 and len(store) == 1
 
 
@@ -164,7 +164,7 @@ def test_starttls_required_but_not_offered(tiny_server):
     server = tiny_server(smtp_server([]))
     msg = build_message('a@example.test', ['b@example.test'], 's')
     with pytest.raises(MailError) as info:
-        send(msg, '127.0.0.1', server.port, security='starttls', retries=0)
+        send(msg, host='127.0.0.1', port=server.port, security='starttls', retries=0)
     assert 'does not offer STARTTLS' in str(info.value)
 
 

@@ -1,20 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tls/verify.py (and its OpenSSL verdict): chain validation against the trust anchors."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
-
 import pytest
 
-from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache, pem_to_ders
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Collector, Options, collect, load_roots
-from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import HAS_POLICY_BUILDER, ChainVerifier
-
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import Collector, Options
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, HAS_POLICY_BUILDER
 from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.tls.tls_unit_helpers import DAY, NOW, issue
+
 
 ENGINES = [False] + ([True] if HAS_POLICY_BUILDER else [])
 
@@ -97,70 +95,6 @@ def test_no_trust_anchors_is_never_valid(pki):
     assert valid is False and 'no trust anchors' in reason
 
 
-def test_file_results_match_generated_certificate(pki, tmp_path):
-    leaf = pki.leaf('file.unit.test', not_after=NOW + 5 * DAY, not_before=NOW - 85 * DAY)
-    fullchain = tmp_path / 'fullchain.pem'
-    fullchain.write_bytes(leaf.pem + pki.inter.pem + leaf.key_pem)  # a key in the file is ignored
-    root = tmp_path / 'root.pem'
-    root.write_bytes(pki.root.pem)
-    der_file = tmp_path / 'cert.der'
-    der_file.write_bytes(leaf.der)
-    garbage = tmp_path / 'garbage.pem'
-    garbage.write_bytes(b'hello')
-    facts, failing = collect(files=[str(fullchain), {'path': str(der_file), 'name': 'der', 'server_name': 'other.test'},
-                                    str(garbage), str(tmp_path / 'missing.pem')],
-                             options=Options(ca_bundle=str(root), system_roots=False, fail_on='critical'), now=NOW)
-    full, der, bad, missing = facts['results']
-    assert full['status'] == 'critical'
-    assert full['days_remaining'] == pytest.approx((leaf.cert.not_valid_after_utc - NOW).total_seconds() / 86400)
-    assert full['fingerprint_sha256'] == hashlib.sha256(leaf.der).hexdigest()
-    assert full['serial'] == '%x' % leaf.cert.serial_number
-    assert full['not_after'] == iso_z(leaf.cert.not_valid_after_utc)
-    assert full['sans'] == ['file.unit.test']
-    assert full['chain_valid'] is True and full['hostname_match'] is None
-    expected_chain = [hashlib.sha256(leaf.der).hexdigest(), hashlib.sha256(pki.inter.der).hexdigest()]
-    assert [c['fingerprint_sha256'] for c in full['chain']] == expected_chain
-    assert (full['key_type'], full['key_bits']) == ('EC', 256)
-    # DER file: leaf only, so the chain is incomplete; the name is checked because server_name is given.
-    assert der['status'] == 'invalid' and der['chain_valid'] is False and der['hostname_match'] is False
-    assert bad['status'] == 'error' and 'no certificate' in bad['error']
-    assert missing['status'] == 'error' and 'cannot read' in missing['error']
-    summary = facts['summary']
-    assert (summary['total'], summary['critical'], summary['invalid'], summary['error']) == (4, 1, 1, 2)
-    assert summary['earliest']['name'] == full['name']
-    assert failing == ['error', 'invalid', 'critical']
-
-
-def test_bad_input_raises_clear_errors(tmp_path):
-    with pytest.raises(CertpilotError) as info:
-        collect(endpoints=[], files=[])
-    assert 'at least one' in str(info.value)
-    with pytest.raises(CertpilotError) as info:
-        Options(timeout=0)
-    assert 'timeout' in str(info.value)
-    empty = tmp_path / 'empty.pem'
-    empty.write_bytes(b'nothing here')
-    with pytest.raises(CertpilotError) as info:
-        load_roots(CertCache(), str(empty), system_roots=False)
-    assert 'no PEM certificate' in str(info.value)
-
-
-def test_pem_to_ders_roundtrip(pki):
-    bundle = pki.root.pem + b'junk\n' + pki.inter.pem
-    assert pem_to_ders(bundle) == [pki.root.der, pki.inter.der]
-    with pytest.raises(ValueError):
-        pem_to_ders(b'-----BEGIN CERTIFICATE-----\n!!!notbase64\n-----END CERTIFICATE-----\n')
-
-
-def test_system_roots_load():
-    cache = CertCache()
-    roots = load_roots(cache, None, system_roots=True)
-    # Debian's ca-certificates ships well over 100 roots; a collector with them uses the Rust verifier.
-    assert len(roots) > 50
-    collector = Collector(Options(), roots=roots)
-    assert collector.verifier.engine == 'openssl'
-
-
 def test_private_ca_without_key_ids_or_key_usage_is_valid_with_warning():
     """OpenSSL (curl, nginx clients, Python) accepts it; the stricter validator's finding is only a warning."""
     cache = CertCache()
@@ -203,22 +137,3 @@ def test_openssl_unavailable_fails_closed(pki, monkeypatch):
     verifier = ChainVerifier([cache.get(pki.root.der)], NOW)
     valid, reason = verifier.verify(_chain(cache, pki.leaf(), pki.inter))
     assert valid is False and 'cannot run' in reason
-
-
-def test_summary_line_counts_every_status_and_names_the_worst_five():
-    from ansible_collections.certpilot.tls.plugins.module_utils.tls.facts import summarize
-    results = [{'name': 'ok%d' % i, 'status': 'ok', 'days_remaining': 80.0, 'not_after': None} for i in range(3)]
-    results += [{'name': 'w%d' % i, 'status': 'warning', 'days_remaining': 10.0 + i, 'not_after': None}
-                for i in range(3)]
-    results += [{'name': 'down', 'status': 'error', 'days_remaining': None, 'not_after': None},
-                {'name': 'old', 'status': 'expired', 'days_remaining': -2.0, 'not_after': None},
-                {'name': 'bad', 'status': 'invalid', 'days_remaining': 50.0, 'not_after': None}]
-    summary = summarize(results)
-    assert [w['name'] for w in summary['worst']] == ['down', 'old', 'bad', 'w0', 'w1']
-    line = summary['line']
-    assert '\n' not in line
-    assert line.startswith('certpilot TLS expiry: 9 checked: 1 error, 1 expired, 1 invalid, 0 critical, '
-                           '3 warning, 3 ok; worst: down (error), old (expired, -2.0 days)')
-    assert 'w2' not in line and 'ok0' not in line
-    assert summarize(results[:3])['line'] == 'certpilot TLS expiry: 3 checked: 0 error, 0 expired, 0 invalid, ' \
-        '0 critical, 0 warning, 3 ok'

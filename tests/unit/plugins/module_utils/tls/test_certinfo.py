@@ -1,0 +1,17 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""tls/certinfo.py: PEM bundles to DER."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import pem_to_ders
+
+
+def test_pem_to_ders_roundtrip(pki):
+    bundle = pki.root.pem + b'junk\n' + pki.inter.pem
+    assert pem_to_ders(bundle) == [pki.root.der, pki.inter.der]
+    with pytest.raises(ValueError):
+        pem_to_ders(b'-----BEGIN CERTIFICATE-----\n!!!notbase64\n-----END CERTIFICATE-----\n')
