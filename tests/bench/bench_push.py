@@ -43,7 +43,7 @@ OURS = r'''
         keep_backups: false
 '''
 
-# The same way the cert_push role builds the list (roles/cert_push/templates/install_files.j2).
+# The shape of the list the cert_push role gives cert_files (the certpilot.tls.cert_push_install_files filter).
 FILES_TEMPLATE = r'''{%- set out = [] -%}
 {%- for c in certs -%}
 {%- set _ = out.append({'dest': dest ~ '/' ~ c ~ '/fullchain.pem',

@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright: certpilot.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Data shaping of the certpilot.tls.cert_push role, in tested Python instead of Jinja templates.
+
+- ``cert_push_mine``: ``cert_push_certificates`` -> the certificates a host serves, with their file paths;
+- ``cert_push_files``: those -> the store files the host gets (part of certpilot.tls.cert_bundle, mode, secret);
+- ``cert_push_server_blocks``: those -> the optional nginx server blocks (rendered by ``templates/vhost.conf.j2``);
+- ``cert_push_install_files``: files + bundle + rendered server blocks -> ``files`` of certpilot.tls.cert_files;
+- ``cert_push_endpoints``: the certificates -> certpilot.tls.tls_expiry_facts endpoints with what they must serve;
+- ``cert_push_mismatch``: the tls_expiry_facts result -> the endpoints not proven to serve it (fails closed);
+- ``cert_push_sftp_server_blocks`` / ``cert_push_sftp_targets``: the play hosts using the sftp transport ->
+  their server blocks, and one certpilot.tls.sftp_push target each;
+- ``cert_push_nginx_test_argv``: the ``nginx -t -q -c <conf>`` command of both transports.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.certpilot.tls.plugins.plugin_utils.certificate_hosts import serving_hosts
+
+SERVER_BLOCK_MODE = '0644'
+# Role settings the sftp targets need (cert_push_<key>); those in PER_HOST may be overridden by a host variable
+# of the same name, the others are the role's.
+SFTP_SETTINGS = ('dest_dir', 'store', 'missing', 'verify', 'verify_port', 'verify_wildcard_label', 'cert_mode',
+                 'key_mode', 'chain', 'vhost', 'listen_address', 'https_port', 'nginx_conf_dir', 'nginx_binary',
+                 'nginx_conf', 'reload', 'reload_timeout', 'reload_service', 'reload_pid_file', 'reload_signal')
+PER_HOST = ('dest_dir', 'listen_address', 'https_port', 'nginx_conf_dir', 'nginx_binary', 'nginx_conf', 'reload',
+            'reload_timeout', 'reload_service', 'reload_pid_file', 'reload_signal')
+
+
+def _list(value, what):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AnsibleFilterError('%s must be a list, got %s' % (what, type(value).__name__))
+    return value
+
+
+def _int(value, what):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('%s must be a number, got %r' % (what, value))
+
+
+def _certificates(certificates):
+    for index, cert in enumerate(_list(certificates, 'cert_push_certificates')):
+        if not isinstance(cert, dict) or 'name' not in cert:
+            raise AnsibleFilterError('cert_push_certificates[%d] must be a dict with a name' % index)
+    return certificates or []
+
+
+def _paths(cert, dest_dir, store):
+    directory = '%s/%s' % (dest_dir, cert['name'])
+    return {'name': cert['name'], 'domains': list(cert.get('domains') or []), 'dir': directory,
+            'fullchain': directory + '/fullchain.pem', 'privkey': directory + '/privkey.pem',
+            'chain': directory + '/chain.pem', 'src': '%s/%s' % (store, cert['name'])}
+
+
+def mine(certificates, host, groups, dest_dir, store):
+    """The certificates ``host`` serves (in ``hosts`` or via ``group``), with their destinations and store dir."""
+    return [_paths(cert, dest_dir, store) for cert in _certificates(certificates) if host in serving_hosts(cert, groups)]
+
+
+def store_files(certificates, chain=True, cert_mode='0644', key_mode='0600'):
+    """The store files a host gets: ``part`` is the certpilot.tls.cert_bundle part holding the content."""
+    out = []
+    for cert in _list(certificates, 'the certificates'):
+        out.append({'name': cert['name'], 'part': 'fullchain', 'src': cert['src'] + '/fullchain.pem',
+                    'dest': cert['fullchain'], 'mode': cert_mode, 'secret': False})
+        if chain:
+            out.append({'name': cert['name'], 'part': 'chain', 'src': cert['src'] + '/chain.pem',
+                        'dest': cert['chain'], 'mode': cert_mode, 'secret': False})
+        out.append({'name': cert['name'], 'part': 'privkey', 'src': cert['src'] + '/privkey.pem',
+                    'dest': cert['privkey'], 'mode': key_mode, 'secret': True})
+    return out
+
+
+def server_blocks(certificates, host, conf_dir, listen_address, port):
+    """One nginx server block per certificate of ``host`` (what ``templates/vhost.conf.j2`` renders).
+
+    ``id`` (``<host>:<dest>``) keys the rendered text; ``dest`` is ``<conf_dir>/certpilot-<name>.conf``.
+    """
+    out = []
+    for cert in _list(certificates, 'the certificates'):
+        dest = '%s/certpilot-%s.conf' % (conf_dir, cert['name'])
+        out.append({'id': '%s:%s' % (host, dest), 'dest': dest, 'mode': SERVER_BLOCK_MODE, 'host': host,
+                    'name': cert['name'], 'domains': list(cert.get('domains') or []),
+                    'fullchain': cert['fullchain'], 'privkey': cert['privkey'],
+                    'listen_address': listen_address, 'port': port})
+    return out
+
+
+def _rendered(block, rendered):
+    try:
+        return (rendered or {})[block['id']]
+    except KeyError:
+        raise AnsibleFilterError('the server block %s was not rendered' % block['id'])
+
+
+def install_files(files, bundle, blocks=None, rendered=None):
+    """``files`` of certpilot.tls.cert_files: the store files with their content, then the server blocks.
+
+    ``bundle`` is the registered certpilot.tls.cert_bundle (its ``bundle`` holds the contents, keys included:
+    use this inline in the task's arguments, never in a fact); private keys go into ``secret_content``.
+    """
+    contents = (bundle or {}).get('bundle') or {}
+    out = []
+    for item in _list(files, 'the files'):
+        try:
+            data = contents[item['name']][item['part']]
+        except (KeyError, TypeError):
+            raise AnsibleFilterError('the bundle has no %s of %s' % (item.get('part'), item.get('name')))
+        out.append({'dest': item['dest'], 'mode': item['mode'], ('secret_content' if item['secret'] else 'content'): data})
+    for block in _list(blocks, 'the server blocks'):
+        out.append({'dest': block['dest'], 'mode': block['mode'], 'content': _rendered(block, rendered)})
+    return out
+
+
+def verify_name(domain, wildcard_label):
+    """The name a domain is verified through: ``*.example.com`` -> ``<wildcard_label>.example.com``."""
+    return wildcard_label + domain[1:] if domain.startswith('*.') else domain
+
+
+def endpoints(certificates, store_info, address, port, wildcard_label='www'):
+    """One tls_expiry_facts endpoint per server name, named ``<certificate>|<name>``.
+
+    The endpoint expects the leaf and chain fingerprints from the store (``store_info``: the ``certificates`` of
+    certpilot.tls.cert_bundle) when the store gave both; the module then sets ``expect_match``.
+    """
+    store_info = store_info or {}
+    port = _int(port, 'cert_push_verify_port')
+    out = []
+    for cert in _list(certificates, 'the certificates'):
+        info = store_info.get(cert['name']) or {}
+        for domain in cert.get('domains') or []:
+            name = verify_name(domain, wildcard_label)
+            endpoint = {'host': name, 'server_name': name, 'address': address, 'port': port,
+                        'name': '%s|%s' % (cert['name'], name)}
+            if info.get('fingerprint_sha256') and info.get('chain_sha256') is not None:
+                endpoint['expect'] = {'fingerprint_sha256': info['fingerprint_sha256'],
+                                      'chain_sha256': info['chain_sha256']}
+            out.append(endpoint)
+    return out
+
+
+def _with_chain(fingerprint, chain):
+    return '%s with chain [%s]' % (fingerprint, ', '.join(chain or []))
+
+
+def mismatch(endpoint_list, served):
+    """The expected endpoints not proven to serve the certificate and chain from the store.
+
+    The verdict is the module's (``expect_match``). Fails closed: an endpoint with no result (the module
+    failed), with an error, without an expectation or with any other verdict than a match is a mismatch.
+    """
+    served = served if isinstance(served, dict) else {}
+    results = {}
+    for res in (served.get('tls_expiry') or {}).get('results') or []:
+        if res.get('source', 'endpoint') == 'endpoint':
+            results[res.get('name')] = res
+    missing = {'error': 'not verified: %s' % served.get('msg', 'no result')}
+    out = []
+    for endpoint in _list(endpoint_list, 'the endpoints'):
+        cert = endpoint['name'].split('|')[0]
+        res = results.get(endpoint['name'], missing)
+        if res.get('expect_match') is True:
+            continue
+        expect = endpoint.get('expect')
+        if expect is not None:
+            wanted = _with_chain(expect['fingerprint_sha256'], expect['chain_sha256'])
+        else:
+            wanted = 'a certificate, but the store gave no fingerprints for %s' % cert
+        got = res.get('fingerprint_sha256') or None
+        out.append({'certificate': cert, 'server_name': endpoint['server_name'], 'expected': wanted,
+                    'served': _with_chain(got, res.get('served_chain_sha256')) if got else None,
+                    'error': res.get('expect_error') or res.get('error')})
+    return out
+
+
+def nginx_test_argv(binary, conf):
+    """``nginx -t -q -c <conf>``: test the configuration, quiet unless it fails."""
+    return [binary, '-t', '-q', '-c', conf]
+
+
+def _sftp_hosts(play_hosts, hostvars, groups, certificates, settings):
+    """(host, its variables, its settings, its certificates) of every play host using the sftp transport."""
+    missing_keys = [key for key in SFTP_SETTINGS if key not in (settings or {})]
+    if missing_keys:
+        raise AnsibleFilterError('the sftp settings lack %s' % ', '.join(missing_keys))
+    certificates = _certificates(certificates)
+    for host in _list(play_hosts, 'the play hosts'):
+        hv = hostvars[host] if host in hostvars else {}
+        if hv.get('cert_push_transport', 'ansible') != 'sftp':
+            continue
+        conf = dict(settings)
+        for key in PER_HOST:
+            conf[key] = hv.get('cert_push_' + key, settings[key])
+        certs = [_paths(cert, conf['dest_dir'], settings['store']) for cert in certificates
+                 if cert['name'] not in (settings['missing'] or []) and host in serving_hosts(cert, groups)]
+        yield host, hv, conf, certs
+
+
+def _sftp_server_blocks(host, conf, certs):
+    if not conf['vhost']:
+        return []
+    return server_blocks(certs, host, conf['nginx_conf_dir'], conf['listen_address'], conf['https_port'])
+
+
+def sftp_server_blocks(play_hosts, hostvars, groups, certificates, settings):
+    """The server blocks of every sftp host (empty unless ``settings.vhost``), to render before the targets."""
+    out = []
+    for host, _hv, conf, certs in _sftp_hosts(play_hosts, hostvars, groups, certificates, settings):
+        out.extend(_sftp_server_blocks(host, conf, certs))
+    return out
+
+
+def _reload(hv, conf):
+    """One reload mechanism per host, the same forward and in a rollback (see the role's defaults/main.yml)."""
+    mechanism = conf['reload']
+    spec = {'mechanism': mechanism, 'timeout': _int(conf['reload_timeout'], 'cert_push_reload_timeout')}
+    if mechanism == 'service':
+        spec['service'] = conf['reload_service']
+    elif mechanism == 'signal':
+        spec.update(pid_file=conf['reload_pid_file'], signal=conf['reload_signal'])
+    else:
+        spec['command'] = (hv.get('cert_push_reload_command', '')
+                           or '%s -c %s -s reload' % (conf['nginx_binary'], conf['nginx_conf']))
+    return spec
+
+
+def sftp_targets(play_hosts, hostvars, groups, certificates, settings, rendered=None):
+    """One certpilot.tls.sftp_push target per play host using the sftp transport and serving a certificate.
+
+    ``settings`` holds the role's values (``SFTP_SETTINGS``, without the ``cert_push_`` prefix); a host variable
+    ``cert_push_<key>`` overrides those in ``PER_HOST``. ``rendered`` holds the server blocks of
+    ``sftp_server_blocks`` rendered by ``templates/vhost.conf.j2``, by ``id``.
+    """
+    out = []
+    for host, hv, conf, certs in _sftp_hosts(play_hosts, hostvars, groups, certificates, settings):
+        if not certs:
+            continue
+        address = hv.get('cert_push_verify_address', hv.get('ansible_host', host))
+        port = _int(hv.get('cert_push_verify_port', hv.get('cert_push_https_port', settings['verify_port'])),
+                    'cert_push_verify_port of %s' % host)
+        blocks = dict((block['name'], block) for block in _sftp_server_blocks(host, conf, certs))
+        files = []
+        for cert in certs:
+            verify = [{'server_name': verify_name(domain, settings['verify_wildcard_label']), 'address': address,
+                       'port': port} for domain in cert['domains']] if settings['verify'] else []
+            files.append({'dest': cert['fullchain'], 'src': cert['src'] + '/fullchain.pem',
+                          'mode': settings['cert_mode'], 'verify': verify})
+            if settings['chain']:
+                files.append({'dest': cert['chain'], 'src': cert['src'] + '/chain.pem', 'mode': settings['cert_mode']})
+            files.append({'dest': cert['privkey'], 'src': cert['src'] + '/privkey.pem', 'mode': settings['key_mode'],
+                          'secret': True})
+            if cert['name'] in blocks:
+                block = blocks[cert['name']]
+                files.append({'dest': block['dest'], 'content': _rendered(block, rendered), 'mode': block['mode']})
+        out.append({'name': host, 'address': hv.get('ansible_host', host),
+                    'port': _int(hv.get('ansible_port', 22), 'ansible_port of %s' % host), 'files': files,
+                    'validate_command': ' '.join(nginx_test_argv(conf['nginx_binary'], conf['nginx_conf'])),
+                    'reload': _reload(hv, conf)})
+    return out
