@@ -74,8 +74,8 @@ def fails_the_order(exc):
 
 
 # Certificates in progress per request slot. ``concurrency`` bounds the HTTP exchanges in flight (the
-# client's max_in_flight); most of a certificate's time is spent waiting for the CA (the first waits below,
-# Retry-After), which holds no slot, so more certificates than slots are worked on at once.
+# client's max_in_flight); most of a certificate's time is spent waiting for the CA (the first waits of
+# finalizer.py, Retry-After), which holds no slot, so more certificates than slots are worked on at once.
 WORKFLOWS_PER_SLOT = 4
 
 

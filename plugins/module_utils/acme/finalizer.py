@@ -15,7 +15,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 a
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import csr as csrlib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import certificate as certlib
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import CertificateWorkflow, utc_now, fails_the_order, workflow_threads
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.certificate_workflow import (
+    CertificateWorkflow, fails_the_order, utc_now, workflow_threads)
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import load_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.orders import authz_error, find_challenge, poll
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import (
