@@ -25,7 +25,7 @@ description:
     the CA, until that time (C(action=skipped) in RV(certificates), reason V(rate-limited-until) in RV(failed_certificates)),
     then try it again. A shorter C(Retry-After) is waited for and retried within the run.
   - A certificate that M(certpilot.tls.cert_import) put in the store (bought, or from an internal CA) is never
-    ordered, not even with O(force): it is reported with C(action=imported) and the source that renews it.
+    ordered, not even with O(force). It is reported with C(action=imported) and the source that renews it.
   - With ARI, the new order names the replaced certificate (C(replaces), RFC 9773) only when the two share at
     least one identifier. If the CA refuses the order because of it (C(alreadyReplaced), or C(malformed) /
     C(unauthorized) with a detail that mentions C(replaces), RFC 9773 section 5), it is ordered once more without
@@ -186,7 +186,7 @@ certificates:
       description:
         - V(none) (nothing to do), V(order) (new order), V(resume) (stored pending order reused),
           V(skipped) (still rate-limited, see RV(failed_certificates)), V(imported) (the store holds a certificate
-          that M(certpilot.tls.cert_import) wrote: its source renews it, it is never ordered here) or V(error).
+          that M(certpilot.tls.cert_import) wrote, which its source renews and which is never ordered here) or V(error).
       type: str
     reason:
       description: Why (for V(skipped), C(rate-limited until <UTC time>)).

@@ -34,6 +34,7 @@ try:
 except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
     serialization = None
 
+
 def _pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
 
