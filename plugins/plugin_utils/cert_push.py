@@ -226,8 +226,8 @@ def _reload(hv, conf):
     elif mechanism == 'signal':
         spec.update(pid_file=conf['reload_pid_file'], signal=conf['reload_signal'])
     else:
-        spec['command'] = (hv.get('cert_push_reload_command', '')
-                           or '%s -c %s -s reload' % (conf['nginx_binary'], conf['nginx_conf']))
+        default = '%s -c %s -s reload' % (conf['nginx_binary'], conf['nginx_conf'])
+        spec['command'] = hv.get('cert_push_reload_command', '') or default
     return spec
 
 

@@ -195,11 +195,12 @@ class Importer:
 
     def _same(self, current, chain, key, spec):
         cert = current.get('cert')
-        return (cert is not None
-                and x509lib.fingerprint_sha256(cert) == x509lib.fingerprint_sha256(chain.leaf)
-                and current['chain'] == [x509lib.fingerprint_sha256(c) for c in chain.intermediates]
-                and current['key_pem'] == _key_pem(key)
-                and imported_source(current['issuer']) == spec['source'])
+        if cert is None:
+            return False
+        same_leaf = x509lib.fingerprint_sha256(cert) == x509lib.fingerprint_sha256(chain.leaf)
+        same_chain = current['chain'] == [x509lib.fingerprint_sha256(c) for c in chain.intermediates]
+        same_key = current['key_pem'] == _key_pem(key)
+        return same_leaf and same_chain and same_key and imported_source(current['issuer']) == spec['source']
 
     def _refuse_acme_replacement(self, name, current):
         if current is None or self.replace_acme:
