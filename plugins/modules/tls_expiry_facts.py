@@ -150,11 +150,19 @@ options:
     version_added: 0.2.0
   return_max_bytes:
     description:
-      - With O(return_results=problems), the most JSON bytes of results returned. The results appear twice in the
-        task result (RV(tls_expiry) and the fact), so the results take at most twice this.
+      - With O(return_results=problems), the most JSON bytes of results returned. With O(set_facts=true) the
+        results appear twice in the task result (RV(tls_expiry) and the fact), so they take at most twice this.
     type: int
     default: 150000
     version_added: 0.2.0
+  set_facts:
+    description:
+      - Also set the fact C(tls_expiry) (the same value as RV(tls_expiry)).
+      - V(false) returns the facts only in RV(tls_expiry), for a task that registers its result. That halves the
+        size of the task result, which matters with thousands of endpoints.
+    type: bool
+    default: true
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full
@@ -165,7 +173,7 @@ attributes:
     description: Nothing to diff.
   facts:
     support: full
-    description: Sets the fact C(tls_expiry).
+    description: Sets the fact C(tls_expiry), unless O(set_facts=false).
 notes:
   - Certificates are fetched with verification off on purpose, so that a bad certificate is
     reported instead of hiding behind a handshake error. Never use the fetched chain as trusted.
@@ -511,6 +519,7 @@ def main():
             results_file_mode=dict(type='raw', default='0640'),
             return_results=dict(type='str', default='full', choices=['full', 'problems', 'summary']),
             return_max_bytes=dict(type='int', default=150000),
+            set_facts=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
     )
@@ -537,7 +546,9 @@ def main():
         returned = _results.shape(facts, params['return_results'], params['return_max_bytes'], written)
     except CertpilotError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
-    result = dict(changed=written is not None, tls_expiry=returned, ansible_facts=dict(tls_expiry=returned))
+    result = dict(changed=written is not None, tls_expiry=returned)
+    if params['set_facts']:
+        result['ansible_facts'] = dict(tls_expiry=returned)
     if failing:
         summary = facts['summary']
         module.fail_json(

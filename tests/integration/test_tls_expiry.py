@@ -116,6 +116,10 @@ FACTS_PLAYBOOK = '''
         timeout: %s
         retries: 1
         fail_on: "{{ fail_on | default('never') }}"
+        set_facts: "{{ set_facts | default(true) }}"
+    - name: the fact as the next task sees it
+      ansible.builtin.debug:
+        msg: "{{ tls_expiry.summary.total | default('no fact') }}"
 ''' % (WARN, CRIT, TIMEOUT)
 
 
@@ -208,6 +212,18 @@ def test_every_field_matches_the_generated_certificates(farm_playbook, farm):
     assert summary['total'] == len(results)
     dated = [r for r in results if r['not_after']]
     assert summary['earliest']['not_after'] == min(r['not_after'] for r in dated)
+
+
+def test_set_facts_false_returns_the_same_facts_without_the_fact(farm_playbook, farm):
+    with_fact, eps = _probe_results(farm_playbook, farm)
+    without, _eps = _probe_results(farm_playbook, farm, {'set_facts': False})
+    assert with_fact.rc == 0 and without.rc == 0, without.explain()
+    full, lean = with_fact.task_results('probe')['localhost'], without.task_results('probe')['localhost']
+    assert 'ansible_facts' in full and 'ansible_facts' not in lean
+    assert lean['tls_expiry']['summary']['total'] == len(eps)
+    assert [r['name'] for r in lean['tls_expiry']['results']] == [r['name'] for r in full['tls_expiry']['results']]
+    assert with_fact.task_results('the fact as the next task sees it')['localhost']['msg'] == len(eps)
+    assert without.task_results('the fact as the next task sees it')['localhost']['msg'] == 'no fact'
 
 
 def test_fail_on_fails_after_returning_facts_in_check_mode(farm_playbook, farm):
