@@ -54,6 +54,9 @@ options:
         compares what was served and sets RV(tls_expiry.results[].expect_match) and
         RV(tls_expiry.results[].expect_error); an endpoint that cannot be checked is a mismatch (fails closed).
         A right leaf with a wrong, missing or extra intermediate is a mismatch.
+      - C(renewed_by) - who renews the certificate when certpilot does not (a bought or internal-CA
+        certificate, for example V(PKI team)). Returned as RV(tls_expiry.results[].renewed_by), and the reason
+        of a C(warning), C(critical) or C(expired) result names them.
     type: list
     elements: raw
     default: []
@@ -67,8 +70,11 @@ options:
   files:
     description:
       - Certificate files on the target host (PEM, the leaf first, maybe followed by its chain; or DER).
-      - Each entry is a path or a dictionary with C(path), optional C(name) and optional C(server_name)
-        (when given, the name is checked against the certificate).
+      - Each entry is a path or a dictionary with C(path), optional C(name), optional C(server_name)
+        (when given, the name is checked against the certificate) and optional C(renewed_by) (as for O(endpoints)).
+      - A file in a certpilot store directory whose C(issuer.json) says it was imported by
+        M(certpilot.tls.cert_import) (or M(certpilot.tls.huaweicloud_ccm_certificate)) gets the source recorded
+        at import as its C(renewed_by), unless the entry gives one.
     type: list
     elements: raw
     default: []
@@ -471,6 +477,14 @@ tls_expiry:
           type: str
           sample: 'right leaf, wrong chain: served [9f86...], expected [60303a...]'
           version_added: 0.2.0
+        renewed_by:
+          description:
+            - Who renews this certificate when certpilot does not - the C(renewed_by) of the entry, or for a store
+              file of an imported certificate the source recorded at import; null otherwise.
+            - The RV(tls_expiry.results[].reason) of a C(warning), C(critical) or C(expired) result names them.
+          type: str
+          sample: Internal CA (pki-team@example.com)
+          version_added: 0.3.0
         chain_source:
           description: How the chain was read (C(public), C(private), C(leaf-only) or C(file)).
           type: str

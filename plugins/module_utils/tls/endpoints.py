@@ -13,9 +13,10 @@ from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import par
 
 STARTTLS_CHOICES = ('none', 'smtp', 'imap', 'pop3', 'ftp', 'postgres')
 DEFAULT_PORTS = {'none': 443, 'smtp': 25, 'imap': 143, 'pop3': 110, 'ftp': 21, 'postgres': 5432}
-ENDPOINT_KEYS = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect')
+ENDPOINT_KEYS = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect', 'renewed_by')
 EXPECT_KEYS = ('fingerprint_sha256', 'chain_sha256')
-FILE_KEYS = ('path', 'name', 'server_name')
+FILE_KEYS = ('path', 'name', 'server_name', 'renewed_by')
+RENEWED_BY_MAX = 200
 
 _HOST_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
@@ -24,9 +25,10 @@ _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 class Endpoint:
     """One network endpoint to probe."""
 
-    __slots__ = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect', 'index')
+    __slots__ = ('host', 'port', 'server_name', 'starttls', 'name', 'address', 'expect', 'index', 'renewed_by')
 
-    def __init__(self, host, port, server_name=None, starttls='none', name=None, address=None, index=0, expect=None):
+    def __init__(self, host, port, server_name=None, starttls='none', name=None, address=None, index=0, expect=None,
+                 renewed_by=None):
         self.host = host
         self.port = port
         self.server_name = server_name or host
@@ -37,6 +39,8 @@ class Endpoint:
         self.expect = expect
         self.index = index
         self.name = name or default_name(host, port, self.server_name)
+        # Who renews the certificate when certpilot does not (an imported one: its source), or None.
+        self.renewed_by = renewed_by
 
     def __repr__(self):
         return 'Endpoint(%r)' % (self.name,)
@@ -45,13 +49,28 @@ class Endpoint:
 class CertFile:
     """One certificate file on the target host."""
 
-    __slots__ = ('path', 'name', 'server_name', 'index')
+    __slots__ = ('path', 'name', 'server_name', 'index', 'renewed_by')
 
-    def __init__(self, path, name=None, server_name=None, index=0):
+    def __init__(self, path, name=None, server_name=None, index=0, renewed_by=None):
         self.path = path
         self.name = name or path
         self.server_name = server_name
         self.index = index
+        self.renewed_by = renewed_by
+
+
+def parse_renewed_by(value, where):
+    """The optional ``renewed_by`` label: a short one-line text, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise CertpilotError('%s renewed_by: expected a text, got %s' % (where, type(value).__name__))
+    text = ' '.join(value.split())
+    if not text:
+        return None
+    if len(text) > RENEWED_BY_MAX:
+        raise CertpilotError('%s renewed_by: at most %d characters, got %d' % (where, RENEWED_BY_MAX, len(text)))
+    return text
 
 
 def format_hostport(host, port):
@@ -165,7 +184,7 @@ def parse_endpoint(item, index=0):
     name = item.get('name')
     return Endpoint(host, port, server_name=server_name, starttls=starttls,
                     name=str(name) if name not in (None, '') else None, address=address, index=index,
-                    expect=expect)
+                    expect=expect, renewed_by=parse_renewed_by(item.get('renewed_by'), where))
 
 
 def check_address(address, where):
@@ -234,7 +253,8 @@ def parse_file(item, index=0):
     server_name = item.get('server_name')
     if server_name is not None:
         _check_host(str(server_name), where + ' server_name')
-    return CertFile(str(item['path']), name=item.get('name') or None, server_name=server_name, index=index)
+    return CertFile(str(item['path']), name=item.get('name') or None, server_name=server_name, index=index,
+                    renewed_by=parse_renewed_by(item.get('renewed_by'), where))
 
 
 def parse_files(items):

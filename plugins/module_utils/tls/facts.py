@@ -20,6 +20,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil impo
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.endpoints import parse_endpoints, parse_files
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.names import match_hostname
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.probe import ProbeError, Resolver, make_context, probe
+from ansible_collections.certpilot.tls.plugins.module_utils.tls.renewal_owner import imported_from, renewal_note
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.results import by_urgency, urgency_order
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.served import served_mismatch
 from ansible_collections.certpilot.tls.plugins.module_utils.tls.verify import ChainVerifier, system_root_ders
@@ -199,6 +200,9 @@ class Collector:
             error=None,
         )
         result['reason'] = explain(result, self.options.thresholds, not_yet_valid)
+        note = renewal_note(status, result.get('renewed_by'))
+        if note:
+            result['reason'] = '%s; %s' % (result['reason'], note) if result['reason'] else note
         return result
 
     def endpoint_result(self, endpoint):
@@ -206,7 +210,7 @@ class Collector:
             'name': endpoint.name, 'source': 'endpoint', 'host': endpoint.host, 'port': endpoint.port,
             'server_name': endpoint.server_name, 'starttls': endpoint.starttls, 'address': endpoint.address,
             'path': None, 'status': 'error', 'error': None, 'chain_source': None, 'elapsed': None,
-            'expect_match': None, 'expect_error': None,
+            'expect_match': None, 'expect_error': None, 'renewed_by': endpoint.renewed_by,
         }
         result = self._endpoint_facts(endpoint, base)
         if endpoint.expect is not None:
@@ -238,6 +242,7 @@ class Collector:
             'server_name': certfile.server_name, 'starttls': None, 'address': None,
             'path': certfile.path, 'status': 'error', 'error': None, 'chain_source': 'file', 'elapsed': None,
             'expect_match': None, 'expect_error': None,
+            'renewed_by': certfile.renewed_by or imported_from(certfile.path),
         }
         try:
             data = _read(certfile.path)
@@ -258,6 +263,7 @@ class Collector:
         result = dict(base)
         for key in CERT_FIELDS:
             result.setdefault(key, None)
+        result.setdefault('renewed_by', None)
         result.update(status='error', error=message, reason=message)
         return result
 
