@@ -147,11 +147,14 @@ options:
       - V(problems) - only the results that need attention (status not C(ok), or an C(expect) mismatch), most
         urgent first, as many as fit in O(return_max_bytes) of JSON.
       - V(summary) - no results.
+      - V(mismatches) - for checking a deploy - only the results whose C(expect) did not match (or that had no
+        C(expect)), and the names of those that matched in RV(tls_expiry.returned.matched). The result of a
+        check of 1,500 endpoints that all serve what they should is then a few kilobytes instead of megabytes.
       - "For AWX or Automation Controller, which drops a job event over 700,000 bytes: with more than a few
         hundred endpoints use O(results_file) with V(problems) or V(summary), and O(endpoints_file)."
       - RV(tls_expiry.returned) says how many results were left out.
     type: str
-    choices: [full, problems, summary]
+    choices: [full, problems, summary, mismatches]
     default: full
     version_added: 0.2.0
   return_max_bytes:
@@ -357,10 +360,19 @@ tls_expiry:
           description: The file the full facts were written to (null when none was written, as in check mode).
           type: str
           sample: /var/lib/certpilot/expiry-report/tls-expiry.json
+        matched:
+          description:
+            - With O(return_results=mismatches), the names of the results whose C(expect) matched (input order).
+          type: list
+          elements: str
+          returned: when O(return_results=mismatches)
+          sample: ["www|www.example.com"]
+          version_added: 0.3.0
     results:
       description:
         - One entry per endpoint then per file, in input order (O(return_results=full)); only the problems,
-          most urgent first (V(problems)); none (V(summary)).
+          most urgent first (V(problems)); none (V(summary)); the results whose C(expect) did not match, or that
+          had no C(expect), in input order (V(mismatches)).
       type: list
       elements: dict
       contains:
@@ -531,7 +543,7 @@ def main():
             endpoints_file=dict(type='path'),
             results_file=dict(type='path'),
             results_file_mode=dict(type='raw', default='0640'),
-            return_results=dict(type='str', default='full', choices=['full', 'problems', 'summary']),
+            return_results=dict(type='str', default='full', choices=['full', 'problems', 'summary', 'mismatches']),
             return_max_bytes=dict(type='int', default=150000),
             set_facts=dict(type='bool', default=True),
         ),

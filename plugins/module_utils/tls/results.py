@@ -11,7 +11,10 @@ return only a bounded part:
 - ``full``: every result, in input order (the default; fine for tens or hundreds of endpoints);
 - ``problems``: the results that need attention (status not ``ok``, or an ``expect`` mismatch),
   most urgent first, cut to fit ``max_bytes`` of JSON;
-- ``summary``: no results, only the summary (counts, the worst five, the summary line).
+- ``summary``: no results, only the summary (counts, the worst five, the summary line);
+- ``mismatches``: for a deploy's check of what is served: only the results whose ``expect`` did
+  not match (or that had no ``expect``), and the names of those that matched in
+  ``returned.matched``, so that a caller can prove every endpoint without the full results.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,7 +27,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write
 from ansible_collections.certpilot.tls.plugins.module_utils.tls import judge
 
-RETURN_MODES = ('full', 'problems', 'summary')
+RETURN_MODES = ('full', 'problems', 'summary', 'mismatches')
 DEFAULT_MAX_BYTES = 150000
 ENDPOINTS_FILE_MAX_BYTES = 64 * 1024 * 1024
 
@@ -60,7 +63,8 @@ def shape(facts, mode='full', max_bytes=DEFAULT_MAX_BYTES, results_file=None):
     ``urgency_order`` is recomputed for the results returned (positions in the returned list).
 
     ``returned`` says what was left out: ``mode``, ``results`` (how many are returned),
-    ``omitted`` (how many are not), ``problems`` (how many need attention) and ``results_file``.
+    ``omitted`` (how many are not), ``problems`` (how many need attention) and ``results_file``;
+    with ``mismatches`` also ``matched``, the names of the results whose ``expect`` matched.
     """
     if mode not in RETURN_MODES:
         raise CertpilotError('return_results must be one of %s, got %r' % (', '.join(RETURN_MODES), mode))
@@ -68,10 +72,18 @@ def shape(facts, mode='full', max_bytes=DEFAULT_MAX_BYTES, results_file=None):
         raise CertpilotError('return_max_bytes must be >= 1, got %r' % (max_bytes,))
     results = facts['results']
     problems = [r for r in results if is_problem(r)]
+    matched = None
     if mode == 'full':
         picked = list(results)
     elif mode == 'summary':
         picked = []
+    elif mode == 'mismatches':
+        picked, matched = [], []
+        for result in results:
+            if result.get('expect_match') is True:
+                matched.append(result['name'])
+            else:
+                picked.append(result)
     else:
         picked = []
         budget = int(max_bytes)
@@ -91,6 +103,8 @@ def shape(facts, mode='full', max_bytes=DEFAULT_MAX_BYTES, results_file=None):
         'problems': len(problems),
         'results_file': results_file,
     }
+    if matched is not None:
+        out['returned']['matched'] = matched
     return out
 
 

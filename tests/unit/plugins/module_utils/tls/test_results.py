@@ -53,6 +53,22 @@ def test_expect_mismatch_counts_as_problem():
     assert [r['name'] for r in res.shape(facts, 'problems')['results']] == ['a']
 
 
+def test_mismatches_returns_what_did_not_match_and_names_what_did():
+    facts = {'results': [{'name': 'a', 'status': 'invalid', 'expect_match': True, 'days_remaining': 50.0},
+                         {'name': 'b', 'status': 'ok', 'expect_match': False, 'days_remaining': 50.0},
+                         {'name': 'c', 'status': 'error', 'expect_match': False, 'days_remaining': None},
+                         {'name': 'd', 'status': 'ok', 'expect_match': None, 'days_remaining': 9.0},
+                         {'name': 'e', 'status': 'ok', 'expect_match': True, 'days_remaining': 9.0}],
+             'summary': {'total': 5}}
+    shaped = res.shape(facts, 'mismatches')
+    # input order, whatever the status: the verdict that counts is the expectation
+    assert [r['name'] for r in shaped['results']] == ['b', 'c', 'd']
+    assert shaped['returned']['matched'] == ['a', 'e']
+    assert (shaped['returned']['results'], shaped['returned']['omitted'], shaped['returned']['problems']) == (3, 2, 3)
+    assert 'matched' not in res.shape(facts, 'full')['returned']
+    assert 'matched' not in res.shape(facts, 'problems')['returned']
+
+
 def test_results_file_is_atomic_with_its_mode(tmp_path):
     facts = _fake_results(10)
     target = tmp_path / 'r.json'
