@@ -146,7 +146,11 @@ def module_peak_rss(eps, ca, workdir, summary_mode=False):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     elapsed = time.monotonic() - start
     match = re.search(r'Maximum resident set size \(kbytes\): (\d+)', proc.stderr)
-    result = json.loads(proc.stdout)
+    try:
+        result = json.loads(proc.stdout)
+    except ValueError:
+        raise RuntimeError('the module run directly printed no JSON (rc=%s): %s\n%s' % (
+            proc.returncode, proc.stdout[-2000:], proc.stderr[-3000:]))
     if result.get('failed'):
         raise RuntimeError('module failed: %s' % result.get('msg'))
     return int(match.group(1)) / 1024.0, elapsed, result['tls_expiry']['summary'], ' '.join(cmd)
