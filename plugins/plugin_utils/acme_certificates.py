@@ -62,6 +62,44 @@ def failure_summary(failed):
     return '%d certificate%s failed: %s' % (len(names), '' if len(names) == 1 else 's', '; '.join(parts))
 
 
+def _result_line(name, entry):
+    if entry.get('issued'):
+        line = '%s: issued' % name
+    elif entry.get('action', 'none') != 'none':
+        line = '%s: due: %s' % (name, entry.get('reason') or entry.get('action'))
+    else:
+        line = '%s: up to date' % name
+    if entry.get('error'):
+        line += ' - ERROR ' + ' '.join(str(entry['error']).split())
+    return line
+
+
+def result_lines(result, show_up_to_date=False):
+    """``acme_certificates_result`` -> the lines a job log shows: the counts, then each certificate that had
+    something to do (issued, due, or an error), sorted by name; the up-to-date ones only when asked."""
+    result = _result_dict(result, 'acme_result_lines input')
+    counts = {'issued': 0, 'due': 0, 'failed': 0, 'up to date': 0}
+    lines = []
+    for name in sorted(result):
+        entry = result[name]
+        if not isinstance(entry, dict):
+            raise AnsibleFilterError('acme_certificates_result[%s] must be a dict, got %s' % (name, type(entry).__name__))
+        if entry.get('error'):
+            counts['failed'] += 1
+        elif entry.get('issued'):
+            counts['issued'] += 1
+        elif entry.get('action', 'none') != 'none':
+            counts['due'] += 1
+        else:
+            counts['up to date'] += 1
+            if not show_up_to_date:
+                continue
+        lines.append(_result_line(name, entry))
+    head = '%d certificate%s: %s' % (len(result), '' if len(result) == 1 else 's',
+                                     ', '.join('%d %s' % (counts[k], k) for k in ('issued', 'due', 'failed', 'up to date')))
+    return [head] + lines
+
+
 def deployable(certificates, result):
     """The items of ``certificates`` (dicts with ``name``) that can be deployed.
 

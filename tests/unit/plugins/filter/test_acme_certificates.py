@@ -23,11 +23,31 @@ RESULT = {
 }
 
 
+def test_result_lines_count_everything_and_list_what_had_something_to_do():
+    result = dict(RESULT, due={'action': 'order', 'issued': False, 'reason': 'expires in 20.0 days', 'error': None})
+    lines = f.result_lines(result)
+    assert lines[0] == '6 certificates: 1 issued, 1 due, 3 failed, 1 up to date'
+    assert lines[1:] == [
+        'api: due: order - ERROR api.example.com: http-01 validation failed: connection: refused',
+        'due: due: expires in 20.0 days',
+        'old: due: order - ERROR rejectedIdentifier',
+        'shop: due: skipped - ERROR skipped: rate-limited until 2026-12-03T04:00:00Z',
+        'www: issued',
+    ]
+    assert f.result_lines(result, show_up_to_date=True)[1:] == sorted(lines[1:] + ['idle: up to date'])
+    assert f.result_lines({}) == ['0 certificates: 0 issued, 0 due, 0 failed, 0 up to date']
+    assert f.result_lines({'one': {'action': 'none'}}) == ['1 certificate: 0 issued, 0 due, 0 failed, 1 up to date']
+    with pytest.raises(AnsibleFilterError):
+        f.result_lines({'x': 'not a dict'})
+    with pytest.raises(AnsibleFilterError):
+        f.result_lines(['not', 'a', 'dict'])
+
+
 def test_filters_are_registered():
     # one filter plugin file per filter, each registering only its own name and the shared implementation
     for name in ['acme_failures', 'acme_failure_summary', 'acme_deployable', 'acme_certificates_hosts_by_cert',
                  'acme_certificates_order_items', 'acme_certificates_http_by_host', 'acme_certificates_unreachable',
-                 'acme_certificates_due', 'acme_certificates_result']:
+                 'acme_certificates_due', 'acme_certificates_result', 'acme_result_lines']:
         plugin = importlib.import_module('ansible_collections.certpilot.tls.plugins.filter.' + name)
         filters = plugin.FilterModule().filters()
         assert list(filters) == [name]
