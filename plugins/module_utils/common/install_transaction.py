@@ -292,7 +292,12 @@ class InstallTransaction(object):
             if state.changed and state.spec.state == 'present':
                 makedirs(self.fs, posixpath.dirname(state.spec.dest),
                          directory_mode_for(state.spec, self.directory_mode, self.group_given))
-        apply(self.fs, states)
+        deferred = getattr(self.fs, 'deferred_directory_sync', None)  # local files: one fsync per directory
+        if deferred is None:
+            apply(self.fs, states)
+        else:
+            with deferred():
+                apply(self.fs, states)
 
     def _run_validate(self, result):
         command = self.validate

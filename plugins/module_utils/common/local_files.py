@@ -15,6 +15,7 @@ rename or unlink each (``finish_local``).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import errno
 import grp
 import os
@@ -64,6 +65,7 @@ class LocalFS(object):
         self.uid = uid
         self.gid = gid
         self.dirs_created = []
+        self._unsynced_dirs = None  # a set while directory syncs are deferred (see deferred_directory_sync)
 
     def stat(self, path):
         return os.stat(path)
@@ -102,7 +104,33 @@ class LocalFS(object):
 
     def posix_rename(self, src, dest):
         os.rename(src, dest)
-        fsync_dir(posixpath.dirname(dest))
+        if self._unsynced_dirs is None:
+            fsync_dir(posixpath.dirname(dest))
+        else:
+            self._unsynced_dirs.add(posixpath.dirname(dest))
+
+    @contextlib.contextmanager
+    def deferred_directory_sync(self):
+        """Renames inside sync each directory once, when the block ends, instead of once per file.
+
+        Each rename is atomic either way (a reader sees the old file or the new one); the directory fsync
+        only makes the new names durable, and one per directory gives the same guarantee as one per file
+        for 2,000 files in 500 directories. On success a failed sync is raised (the install then restores);
+        after an error every directory is still synced, and the first error is the one raised.
+        """
+        self._unsynced_dirs = set()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            pending, self._unsynced_dirs = sorted(self._unsynced_dirs), None
+            for directory in pending:
+                try:
+                    fsync_dir(directory)
+                except OSError:
+                    if not failed:
+                        raise
 
     rename = posix_rename
 

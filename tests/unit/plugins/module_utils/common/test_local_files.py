@@ -66,6 +66,37 @@ def test_install_creates_directories_modes_and_reports_no_secret(tmp_path):
     assert _leftovers(os.path.dirname(cert)) == []
 
 
+def test_an_install_syncs_each_directory_once_after_its_renames(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(lf, 'fsync_dir', synced.append)
+    specs = []
+    for site in ('a', 'b', 'c'):
+        for part in ('fullchain', 'chain', 'privkey'):
+            specs.append(FileSpec(str(tmp_path / site / ('%s.pem' % part)), part.encode(), 0o644))
+    result = lf.LocalFileInstall(specs).run()
+    assert result.changed and _read(str(tmp_path / 'b' / 'chain.pem')) == b'chain'
+    # 9 renames, 3 directories: each directory synced once, after the files are in place
+    assert sorted(synced) == sorted(str(tmp_path / site) for site in ('a', 'b', 'c'))
+    # outside an install, a rename syncs its directory at once
+    fs = lf.LocalFS()
+    (tmp_path / 'x.tmp').write_bytes(b'x')
+    synced[:] = []
+    fs.posix_rename(str(tmp_path / 'x.tmp'), str(tmp_path / 'x'))
+    assert synced == [str(tmp_path)]
+
+
+def test_deferred_directory_sync_still_syncs_after_an_error(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(lf, 'fsync_dir', synced.append)
+    fs = lf.LocalFS()
+    (tmp_path / 'one.tmp').write_bytes(b'1')
+    with pytest.raises(RuntimeError):
+        with fs.deferred_directory_sync():
+            fs.posix_rename(str(tmp_path / 'one.tmp'), str(tmp_path / 'one'))
+            raise RuntimeError('the second file failed')
+    assert synced == [str(tmp_path)]
+
+
 def test_second_run_changes_nothing_and_check_mode_writes_nothing(tmp_path):
     path = str(tmp_path / 'a.pem')
     lf.LocalFileInstall([FileSpec(path, b'one', 0o644)]).run()
