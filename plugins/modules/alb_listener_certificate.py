@@ -208,8 +208,8 @@ def main():
     if params['concurrency'] < 1 or params['wait_timeout'] < 1:
         module.fail_json(msg='concurrency and wait_timeout must be >= 1')
     if params['listener_id']:
-        specs = [dict((k, params[k]) for k in ('listener_id', 'default_certificate_id', 'additional_certificate_ids',
-                                                'additional_mode'))]
+        keys = ('listener_id', 'default_certificate_id', 'additional_certificate_ids', 'additional_mode')
+        specs = [dict((k, params[k]) for k in keys)]
     else:
         specs = params['listeners']
     try:

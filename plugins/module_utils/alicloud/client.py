@@ -52,11 +52,13 @@ SIGNATURE_VERSIONS = ('v1', 'v3')
 class Product:
     """What differs between the RPC products: API version, default endpoint, default signature."""
 
-    def __init__(self, name, version, host_for, signature_version):
+    def __init__(self, name, version, host_for, signature_version, region_param=True):
         self.name = name
         self.version = version
         self.host_for = host_for
         self.signature_version = signature_version
+        # SLB takes RegionId on every call; CAS and ALB have no such parameter (the endpoint is the region).
+        self.region_param = region_param
 
 
 def _slb_host(region):
@@ -67,8 +69,8 @@ PRODUCTS = {
     'slb': Product('slb', '2014-05-15', _slb_host, 'v1'),
     # CAS answers on one central endpoint for the China site (the SDK's default); give
     # alicloud_cas_endpoint for another site, e.g. cas.ap-southeast-1.aliyuncs.com.
-    'cas': Product('cas', '2020-04-07', lambda region: 'cas.aliyuncs.com', 'v3'),
-    'alb': Product('alb', '2020-06-16', lambda region: 'alb.%s.aliyuncs.com' % region, 'v3'),
+    'cas': Product('cas', '2020-04-07', lambda region: 'cas.aliyuncs.com', 'v3', region_param=False),
+    'alb': Product('alb', '2020-06-16', lambda region: 'alb.%s.aliyuncs.com' % region, 'v3', region_param=False),
 }
 
 
@@ -123,13 +125,13 @@ class RpcClient:
         self.calls = 0
 
     def call(self, action, params=None, idempotent=True):
-        """Call ``action`` with ``params`` (``RegionId`` added) and return the decoded JSON body.
+        """Call ``action`` with ``params`` (``RegionId`` added for SLB) and return the decoded JSON body.
 
         Non-idempotent calls (creations) are not retried after a read timeout or a
         bare HTTP 5xx, since the server may have acted; throttling and busy codes
         (the request was refused) and connection failures are retried for all calls.
         """
-        body = {'RegionId': self.region}
+        body = {'RegionId': self.region} if self.product.region_param else {}
         body.update(dict((k, v) for k, v in (params or {}).items() if v is not None))
 
         def attempt():

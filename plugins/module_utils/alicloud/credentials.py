@@ -181,6 +181,7 @@ def credentials_from_profile(entry, path, metadata_url=None, session=None, deadl
         role = _nonempty(entry.get('ram_role_name'))
         if not role:
             raise AlicloudCredentialsError('Profile %r in %s has mode EcsRamRole but no ram_role_name' % (name, path))
+
         def fetch():
             creds = fetch_ecs_role_credentials(role, metadata_url, session=session, deadline=deadline)
             creds.source = 'profile:%s(EcsRamRole)' % name
