@@ -267,3 +267,16 @@ def test_throttling_is_retried_and_asynchronous_listener_is_waited_for(alicloud,
     first_assoc = names.index('AssociateAdditionalCertificatesWithListener')
     assert names[names.index('UpdateListenerAttribute'):first_assoc].count('GetListenerAttribute') >= 2
     assert alicloud.admin.listener(lid)['additional'] == {'%s-cn-hangzhou' % old_id: 'Associated'}
+
+
+def test_signature_v1_stays_available(alicloud, slb_run):
+    alicloud.admin.clear_calls()
+    res = slb_run(_play(_task('certpilot.tls.alicloud_cas_certificate', alicloud.module_args(
+        alicloud_signature_version='v1', describe=True), 'v1')))
+    assert res.rc == 0, res.explain()
+    assert isinstance(one_result(res, 'v1')['certificates'], list)
+    calls = alicloud.admin.calls()
+    assert calls and set(c['signature'] for c in calls) == set(['v1'])
+    res = slb_run(_play(_task('certpilot.tls.alicloud_cas_certificate', alicloud.module_args(
+        alicloud_signature_version='v1', alicloud_secret_key='wrong-v1-%s' % _uid(), describe=True), 'v1 bad')))
+    assert res.rc != 0 and 'SignatureDoesNotMatch' in one_result(res, 'v1 bad')['msg']
