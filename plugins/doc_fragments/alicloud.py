@@ -63,9 +63,38 @@ options:
         C(slb.<region>.aliyuncs.com) for the others. Use it for VPC endpoints.
       - If not set, the environment variable E(ALICLOUD_SLB_ENDPOINT) is used.
     type: str
+  alicloud_cas_endpoint:
+    description:
+      - Certificate Management Service (CAS, API 2020-04-07) endpoint, as a host name (HTTPS is used) or a full URL.
+      - By default C(cas.aliyuncs.com); for example C(cas.ap-southeast-1.aliyuncs.com) for the international site.
+      - Used by the modules that talk to CAS (M(certpilot.tls.alicloud_cas_certificate)).
+      - If not set, the environment variable E(ALICLOUD_CAS_ENDPOINT) is used.
+    type: str
+  alicloud_alb_endpoint:
+    description:
+      - Application Load Balancer (ALB, API 2020-06-16) endpoint, as a host name (HTTPS is used) or a full URL.
+      - By default C(alb.<region>.aliyuncs.com).
+      - Used by M(certpilot.tls.alb_listener_certificate).
+      - If not set, the environment variable E(ALICLOUD_ALB_ENDPOINT) is used.
+    type: str
+  alicloud_signature_version:
+    description:
+      - How API requests are signed, V(v1) (HMAC-SHA1, the legacy RPC signature) or V(v3)
+        (C(ACS3-HMAC-SHA256), the signature of Alibaba's current SDKs).
+      - By default each API uses its own, V(v1) for SLB and V(v3) for CAS and ALB.
+      - If not set, the environment variable E(ALICLOUD_SIGNATURE_VERSION) is used.
+    type: str
+    choices: [v1, v3]
+  alicloud_ca_bundle:
+    description:
+      - PEM file of CA certificates to verify the API endpoints with, instead of the system store.
+      - If not set, the environment variable E(ALICLOUD_CA_BUNDLE) is used.
+    type: path
   alicloud_metadata_url:
     description:
       - Base URL of the ECS metadata service. Defaults to C(http://100.100.100.200). For tests.
+      - The temporary credentials of an ECS RAM role are fetched again shortly before they expire,
+        so a long run does not fail half-way with an expired token.
       - If not set, the environment variable E(ALICLOUD_METADATA_URL) is used.
     type: str
   validate_certs:
@@ -91,7 +120,8 @@ options:
     default: 6
 notes:
   - The AccessKey secret, security token and private keys are never logged or returned.
-  - Module defaults can be set for all three SLB modules at once with the C(group/certpilot.tls.alicloud) action group.
+  - Module defaults can be set for all the Alibaba Cloud modules (SLB, CAS, ALB) at once with the
+    C(group/certpilot.tls.alicloud) action group.
 attributes:
   action_group:
     description: Use C(group/certpilot.tls.alicloud) in C(module_defaults) to set the options above once for every module of the group.

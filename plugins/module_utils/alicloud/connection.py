@@ -30,6 +30,11 @@ def alicloud_argument_spec():
         profile=dict(type='str', fallback=(env_fallback, ['ALICLOUD_PROFILE'])),
         shared_credentials_file=dict(type='path', fallback=(env_fallback, ['ALICLOUD_SHARED_CREDENTIALS_FILE'])),
         alicloud_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_SLB_ENDPOINT'])),
+        alicloud_cas_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_CAS_ENDPOINT'])),
+        alicloud_alb_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_ALB_ENDPOINT'])),
+        alicloud_signature_version=dict(type='str', choices=['v1', 'v3'],
+                                        fallback=(env_fallback, ['ALICLOUD_SIGNATURE_VERSION'])),
+        alicloud_ca_bundle=dict(type='path', fallback=(env_fallback, ['ALICLOUD_CA_BUNDLE'])),
         alicloud_metadata_url=dict(type='str', fallback=(env_fallback, ['ALICLOUD_METADATA_URL'])),
         validate_certs=dict(type='bool', default=True),
         api_timeout=dict(type='float', default=30.0),
@@ -38,12 +43,28 @@ def alicloud_argument_spec():
     )
 
 
-def build_api(params, log=None, session=None):
-    """Resolve credentials and return an ``SlbApi`` whose client shares one overall deadline."""
+ENDPOINT_OPTIONS = {'slb': 'alicloud_endpoint', 'cas': 'alicloud_cas_endpoint', 'alb': 'alicloud_alb_endpoint'}
+
+
+def build_clients(params, products, log=None, session=None):
+    """Resolve credentials once; return ``{product: RpcClient}`` sharing one overall deadline and one credential source.
+
+    ``alicloud_signature_version`` (if set) applies to every product; otherwise each uses its default
+    (V1 for SLB, V3 for CAS and ALB).
+    """
     deadline = Deadline(params.get('timeout') or 300)
     credentials, region = resolve_credentials(params, session=session, deadline=deadline)
-    client = RpcClient(credentials, region, endpoint=params.get('alicloud_endpoint'),
-                       timeout=params.get('api_timeout') or 30.0, deadline=deadline,
-                       policy=RetryPolicy(attempts=max(1, int(params.get('retries') or 1)), base=0.5, cap=10.0),
-                       session=session, validate_certs=params.get('validate_certs', True), log=log)
-    return SlbApi(client)
+    policy = RetryPolicy(attempts=max(1, int(params.get('retries') or 1)), base=0.5, cap=10.0)
+    clients = {}
+    for product in products:
+        clients[product] = RpcClient(credentials, region, endpoint=params.get(ENDPOINT_OPTIONS[product]),
+                                     timeout=params.get('api_timeout') or 30.0, deadline=deadline, policy=policy,
+                                     session=session, validate_certs=params.get('validate_certs', True),
+                                     ca_bundle=params.get('alicloud_ca_bundle'), log=log, product=product,
+                                     signature_version=params.get('alicloud_signature_version'))
+    return clients
+
+
+def build_api(params, log=None, session=None):
+    """Resolve credentials and return an ``SlbApi`` whose client shares one overall deadline."""
+    return SlbApi(build_clients(params, ['slb'], log=log, session=session)['slb'])

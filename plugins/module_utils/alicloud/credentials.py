@@ -20,8 +20,11 @@ The region is ``alicloud_region`` (env ``ALICLOUD_REGION``), else the profile's 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
 import json
 import os
+import threading
+import time
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudCredentialsError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
@@ -34,14 +37,19 @@ METADATA_TOKEN_TTL = 21600
 class Credentials:
     """An access key pair, optionally with an STS token. ``source`` says where it came from."""
 
-    __slots__ = ('access_key', 'secret_key', 'security_token', 'source', 'region')
+    __slots__ = ('access_key', 'secret_key', 'security_token', 'source', 'region', 'expiration')
 
-    def __init__(self, access_key, secret_key, security_token=None, source='options', region=None):
+    def __init__(self, access_key, secret_key, security_token=None, source='options', region=None, expiration=None):
         self.access_key = access_key
         self.secret_key = secret_key
         self.security_token = security_token or None
         self.source = source
         self.region = region
+        self.expiration = expiration  # epoch seconds, or None when the credentials do not expire
+
+    def current(self):
+        """The credentials to sign the next request with (static ones never change)."""
+        return self
 
     def __repr__(self):
         # Never the secret, never the token.
@@ -50,6 +58,51 @@ class Credentials:
 
 def _nonempty(value):
     return value if value not in (None, '') else None
+
+
+def parse_expiration(value):
+    """``2026-12-03T18:00:00Z`` (as the metadata service and STS give it) -> epoch seconds, or None."""
+    if not value:
+        return None
+    try:
+        return calendar.timegm(time.strptime(str(value), '%Y-%m-%dT%H:%M:%SZ'))
+    except ValueError:
+        return None
+
+
+class RefreshingCredentials:
+    """Expiring STS credentials (ECS RAM role) that are fetched again shortly before they expire.
+
+    ``fetch()`` returns a fresh :class:`Credentials` with ``expiration`` set; ``clock()`` gives epoch
+    seconds (injectable for tests). :meth:`current` is what the client calls before signing each request,
+    so a run longer than the token's lifetime keeps working.
+    """
+
+    def __init__(self, fetch, clock=time.time, margin=300.0):
+        self._fetch = fetch
+        self._clock = clock
+        self.margin = float(margin)
+        self._lock = threading.Lock()
+        self._creds = fetch()
+        self.refreshes = 0
+
+    def current(self):
+        with self._lock:
+            expiration = self._creds.expiration
+            if expiration is not None and self._clock() >= expiration - self.margin:
+                fresh = self._fetch()
+                fresh.region = fresh.region or self._creds.region
+                self._creds = fresh
+                self.refreshes += 1
+            return self._creds
+
+    def __getattr__(self, name):
+        if name in ('access_key', 'secret_key', 'security_token', 'source', 'region', 'expiration'):
+            return getattr(self.current(), name)
+        raise AttributeError(name)
+
+    def __repr__(self):
+        return 'RefreshingCredentials(%r)' % (self._creds,)
 
 
 def fetch_ecs_role_credentials(role_name, metadata_url=None, session=None, deadline=None, timeout=5.0):
@@ -89,7 +142,7 @@ def fetch_ecs_role_credentials(role_name, metadata_url=None, session=None, deadl
     if missing:
         raise AlicloudCredentialsError('ECS metadata credentials for role %r lack %s' % (role_name, ', '.join(missing)))
     return Credentials(data['AccessKeyId'], data['AccessKeySecret'], data['SecurityToken'],
-                       source='ecs_role_name:%s' % role_name)
+                       source='ecs_role_name:%s' % role_name, expiration=parse_expiration(data.get('Expiration')))
 
 
 def load_profile(path, profile=None):
@@ -128,10 +181,13 @@ def credentials_from_profile(entry, path, metadata_url=None, session=None, deadl
         role = _nonempty(entry.get('ram_role_name'))
         if not role:
             raise AlicloudCredentialsError('Profile %r in %s has mode EcsRamRole but no ram_role_name' % (name, path))
-        creds = fetch_ecs_role_credentials(role, metadata_url, session=session, deadline=deadline)
-        creds.source = 'profile:%s(EcsRamRole)' % name
-        creds.region = region
-        return creds
+
+        def fetch():
+            creds = fetch_ecs_role_credentials(role, metadata_url, session=session, deadline=deadline)
+            creds.source = 'profile:%s(EcsRamRole)' % name
+            creds.region = region
+            return creds
+        return RefreshingCredentials(fetch)
     raise AlicloudCredentialsError('Profile %r in %s uses mode %r; supported: AK, StsToken, EcsRamRole' % (name, path, mode))
 
 
@@ -156,7 +212,8 @@ def resolve_credentials(params, session=None, deadline=None):
     if ak:
         creds = Credentials(ak, sk, token, source='options')
     elif role:
-        creds = fetch_ecs_role_credentials(role, metadata_url, session=session, deadline=deadline)
+        creds = RefreshingCredentials(
+            lambda: fetch_ecs_role_credentials(role, metadata_url, session=session, deadline=deadline))
     else:
         entry, path = load_profile(shared, profile)
         if entry is None:

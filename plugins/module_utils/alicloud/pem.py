@@ -165,3 +165,50 @@ def prepare(cert_data, key_data):
                                 serialization.NoEncryption()).decode('ascii')
     converted = b'BEGIN RSA PRIVATE KEY' not in x509lib.to_bytes(key_data)
     return PreparedCertificate(chain, key_pem, converted, reordered)
+
+
+CAS_NAME_MAX = 64
+
+
+def cas_default_name(cert):
+    """``<common name>-<notAfter YYYYMMDD>-<first 8 hex of the SHA-256>``, at most 64 characters."""
+    cn = common_name(cert) or (x509lib.dns_names(cert) or ['cert'])[0]
+    suffix = '-%s-%s' % (x509lib.not_after(cert).strftime('%Y%m%d'), x509lib.fingerprint_sha256(cert)[:8])
+    return sanitize_name(cn)[:CAS_NAME_MAX - len(suffix)].rstrip('-') + suffix
+
+
+def prepare_cas(cert_data, key_data):
+    """Validate and normalise a fullchain + key for CAS ``UploadUserCertificate`` (ALB takes it from there).
+
+    Unlike CLB, CAS and ALB take RSA and ECDSA (P-256, P-384) certificates; Ed25519/Ed448 and other key
+    types are refused here with a clear message. The key is sent unencrypted in the traditional format
+    (``RSA PRIVATE KEY`` / ``EC PRIVATE KEY``), the chain leaf first without blank lines.
+    """
+    if not HAS_CRYPTOGRAPHY:
+        raise CertpilotError('The python "cryptography" library is required')
+    certs = load_certificates(cert_data)
+    key = load_private_key(key_data)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.name not in ('secp256r1', 'secp384r1'):
+            raise CertpilotError('The private key is an EC key on curve %s; Alibaba Cloud CAS/ALB accept ECDSA on '
+                                 'P-256 and P-384 only (or RSA)' % key.curve.name)
+    elif not isinstance(key, rsa.RSAPrivateKey):
+        raise CertpilotError('The private key is a %s key, but Alibaba Cloud CAS/ALB accept RSA or ECDSA (P-256, P-384) '
+                             'only: issue an RSA or ECDSA certificate' % key.__class__.__name__.replace('PrivateKey', '').lstrip('_'))
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def carries_key(cert):
+        return cert.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo) == public
+    leaf = next((c for c in certs if carries_key(c)), None)
+    if leaf is None:
+        raise CertpilotError('The private key does not match the certificate (no certificate in the chain carries '
+                             'its public key): check that certificate and key belong together')
+    chain = order_chain(certs, leaf)
+    reordered = [id(c) for c in chain] != [id(c) for c in certs]
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode('ascii')
+    converted = b'BEGIN RSA PRIVATE KEY' not in x509lib.to_bytes(key_data) and b'BEGIN EC PRIVATE KEY' not in x509lib.to_bytes(key_data)
+    prepared = PreparedCertificate(chain, key_pem, converted, reordered)
+    prepared.key_type = 'RSA' if isinstance(key, rsa.RSAPrivateKey) else 'ECDSA'
+    return prepared
