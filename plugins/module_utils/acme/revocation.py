@@ -198,8 +198,7 @@ def stored_revocation(store, name):
 
 def public_key_sha256(cert):
     """SHA-256 (hex) of the certificate's SubjectPublicKeyInfo: tells whether two certificates share a key."""
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(spki).hexdigest()
+    return hashlib.sha256(x509util.public_key_der(cert.public_key())).hexdigest()
 
 
 def _facts(cert):
