@@ -59,6 +59,18 @@ def imported_source(issuer_doc):
     return None
 
 
+def load_json_file(path):
+    """The JSON object (a dict) in the file ``path``; None when it is missing, not JSON or not an object."""
+    data = read_bytes(path)
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data.decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def _mode_for(fname):
     return gen.mode_for(fname)
 
@@ -126,14 +138,7 @@ class CertStore:
         return self.save_json(name, 'order.json', doc)
 
     def load_json(self, name, fname):
-        data = self.read(name, fname)
-        if data is None:
-            return None
-        try:
-            doc = json.loads(data.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        return load_json_file(self.path(name, fname))
 
     def save_json(self, name, fname, doc):
         return self.write(name, fname, json.dumps(doc, indent=2, sort_keys=True) + '\n')
