@@ -33,7 +33,7 @@ import os
 import shutil
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, json_object, read_bytes
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations as gen
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_migration import migrate as migrate_folder
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
@@ -61,14 +61,7 @@ def imported_source(issuer_doc):
 
 def load_json_file(path):
     """The JSON object (a dict) in the file ``path``; None when it is missing, not JSON or not an object."""
-    data = read_bytes(path)
-    if data is None:
-        return None
-    try:
-        doc = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
+    return json_object(read_bytes(path))
 
 
 def _mode_for(fname):
