@@ -136,7 +136,7 @@ unchanged:
   elements: str
 failed_targets:
   description:
-    - Labels (as in RV(switched)) of the targets that failed; the reason is in RV(results[].msg) and RV(msg).
+    - Labels (as in RV(switched)) of the targets that failed; the reason is in RV(results[].msg) and in the task's C(msg).
     - Not named C(failed), which Ansible keeps for whether the task failed.
   returned: always
   type: list
