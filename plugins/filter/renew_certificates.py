@@ -18,8 +18,8 @@ description:
     import failed.
   - A certificate that failed (ACME or import) and has no certificate in the store is not deployed; one whose
     renewal failed but that has a current certificate is (see P(certpilot.tls.acme_deployable#filter)).
-  - The results may be missing (check mode, the ACME play did not run on the host), then every certificate is
-    deployable.
+  - A missing result (O(acme_result) or O(import_result) not given, or without an entry for a certificate) removes
+    nothing, so in check mode, or when a play did not run on the ACME host, the certificates are deployed as they are.
 options:
   _input:
     description: The certificates, C(renew_certificates) (items with a C(name)).
