@@ -35,11 +35,9 @@ def _names(items, what):
 
 
 def _dict(value, what):
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise AnsibleFilterError('%s must be a dict, got %s' % (what, type(value).__name__))
-    return value
+    if value is None or isinstance(value, dict):
+        return value or {}
+    raise AnsibleFilterError('%s must be a dict, got %s' % (what, type(value).__name__))
 
 
 def renew_certificates(certificates, imports=None, acme_result=None, import_result=None):
