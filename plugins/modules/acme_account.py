@@ -175,8 +175,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import Acme
 
 
 def main():
-    argument_spec = module_runtime.common_argument_spec()
-    argument_spec.update(
+    options = dict(
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         contact=dict(type='list', elements='str'),
         terms_agreed=dict(type='bool', default=False),
@@ -191,12 +190,11 @@ def main():
         generate_account_key=dict(type='bool', default=False),
         account_key_type=dict(type='str', choices=['ec256', 'ec384', 'rsa2048', 'rsa4096'], default='ec256'),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('account_key_src', 'account_key_content'),
-                                               ('new_account_key_src', 'new_account_key_content'),
-                                               ('generate_account_key', 'account_key_content')],
-                           required_one_of=[('account_key_src', 'account_key_content')],
-                           required_if=[('generate_account_key', True, ('account_key_src',))])
+    module = AnsibleModule(**module_runtime.module_kwargs(
+        options,
+        mutually_exclusive=[('new_account_key_src', 'new_account_key_content'),
+                            ('generate_account_key', 'account_key_content')],
+        required_if=[('generate_account_key', True, ('account_key_src',))]))
     for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params

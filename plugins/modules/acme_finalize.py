@@ -224,20 +224,14 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation impo
 
 
 def main():
-    argument_spec = module_runtime.common_argument_spec()
-    argument_spec.update(
-        store=dict(type='path', required=True),
-        lock_timeout=dict(type='int', default=300),
+    options = module_runtime.store_argument_spec()
+    options.update(
         names=dict(type='list', elements='str'),
         preferred_chain=dict(type='str'),
-        concurrency=dict(type='int', default=10),
         deactivate_on_failure=dict(type='bool', default=True),
         archive_keep=dict(type='int', default=3),
-        fail_on_error=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('account_key_src', 'account_key_content')],
-                           required_one_of=[('account_key_src', 'account_key_content')])
+    module = AnsibleModule(**module_runtime.module_kwargs(options))
     for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params

@@ -319,10 +319,8 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.order_runner im
 
 
 def main():
-    argument_spec = module_runtime.common_argument_spec()
-    argument_spec.update(
-        store=dict(type='path', required=True),
-        lock_timeout=dict(type='int', default=300),
+    options = module_runtime.store_argument_spec()
+    options.update(
         certificates=dict(type='list', elements='dict', required=True, options=dict(
             name=dict(type='str', required=True),
             domains=dict(type='list', elements='str', required=True),
@@ -335,12 +333,8 @@ def main():
         renew_days=dict(type='float'),
         force=dict(type='bool', default=False),
         use_ari=dict(type='str', choices=['auto', 'always', 'never'], default='auto'),
-        concurrency=dict(type='int', default=10),
-        fail_on_error=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('account_key_src', 'account_key_content')],
-                           required_one_of=[('account_key_src', 'account_key_content')])
+    module = AnsibleModule(**module_runtime.module_kwargs(options))
     for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params

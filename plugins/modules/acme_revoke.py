@@ -285,10 +285,8 @@ def _given(module, revoker):
 
 
 def main():
-    argument_spec = module_runtime.common_argument_spec()
-    argument_spec.update(
-        store=dict(type='path'),
-        lock_timeout=dict(type='int', default=300),
+    options = module_runtime.store_argument_spec(store_required=False)
+    options.update(
         names=dict(type='list', elements='str'),
         certificate_path=dict(type='path'),
         certificate_content=dict(type='str'),
@@ -297,17 +295,14 @@ def main():
         private_key_passphrase=dict(type='str', no_log=True),
         revoke_with=dict(type='str', choices=list(REVOKE_WITH), default='account_key'),
         reason=dict(type='raw'),
-        concurrency=dict(type='int', default=10),
-        fail_on_error=dict(type='bool', default=True),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[('account_key_src', 'account_key_content'),
-                                               ('names', 'certificate_path', 'certificate_content'),
-                                               ('private_key_path', 'private_key_content')],
-                           required_one_of=[('names', 'certificate_path', 'certificate_content')],
-                           required_by={'names': 'store'},
-                           required_if=[('revoke_with', 'account_key', ('account_key_src', 'account_key_content'),
-                                         True)])
+    module = AnsibleModule(**module_runtime.module_kwargs(
+        options, account_key_required=False,
+        mutually_exclusive=[('names', 'certificate_path', 'certificate_content'),
+                            ('private_key_path', 'private_key_content')],
+        required_one_of=[('names', 'certificate_path', 'certificate_content')],
+        required_by={'names': 'store'},
+        required_if=[('revoke_with', 'account_key', module_runtime.ACCOUNT_KEY_OPTIONS, True)]))
     for lib, err in module_runtime.missing_libs():
         module.fail_json(msg=missing_required_lib(lib), exception=str(err))
     params = module.params

@@ -32,6 +32,8 @@ author:
   - certpilot maintainers (@certpilot)
 requirements:
   - cryptography >= 41
+extends_documentation_fragment:
+  - certpilot.tls.store_import
 attributes:
   check_mode:
     description: Reads and checks every input and reports what would be imported; writes nothing.
@@ -105,38 +107,11 @@ options:
     description:
       - PEM file of extra trust anchors for the chain check (the root of an internal CA).
     type: path
-  system_roots:
-    description:
-      - Trust the system's CA certificates for the chain check as well.
-    type: bool
-    default: true
-  validate_chain:
-    description:
-      - Check that the chain verifies to a trust anchor. Turn it off only for a certificate whose chain is
-        checked elsewhere; a check that cannot run otherwise fails the certificate.
-    type: bool
-    default: true
-  min_days_remaining:
-    description:
-      - Refuse a certificate that expires within this many days.
-    type: float
-    default: 0
   min_rsa_bits:
     description:
       - Smallest RSA key accepted.
     type: int
     default: 2048
-  replace_acme:
-    description:
-      - Allow replacing a certificate that an ACME CA issued into the store. Remove it from the ACME list too,
-        or the next ACME run reports it as imported and leaves it alone.
-    type: bool
-    default: false
-  lock_timeout:
-    description:
-      - Seconds to wait for the store lock held by another run before failing, naming the holder.
-    type: int
-    default: 300
   fail_on_error:
     description:
       - Fail the task when a certificate failed. With V(false) the task only warns, and the caller names the

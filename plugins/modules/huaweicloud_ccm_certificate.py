@@ -31,6 +31,8 @@ author:
 requirements:
   - requests >= 2.28
   - cryptography >= 41
+extends_documentation_fragment:
+  - certpilot.tls.store_import
 attributes:
   check_mode:
     description: Lists and exports (reads only) and runs every check; writes nothing to the store.
@@ -177,31 +179,6 @@ options:
     description:
       - PEM file of extra trust anchors for the chain check of the imported certificates (a private CA's root).
     type: path
-  system_roots:
-    description:
-      - Trust the system's CA certificates for the chain check as well.
-    type: bool
-    default: true
-  validate_chain:
-    description:
-      - Check that each chain verifies to a trust anchor.
-    type: bool
-    default: true
-  min_days_remaining:
-    description:
-      - Refuse a certificate that expires within this many days.
-    type: float
-    default: 0
-  replace_acme:
-    description:
-      - Allow replacing a certificate that an ACME CA issued into the store.
-    type: bool
-    default: false
-  lock_timeout:
-    description:
-      - Seconds to wait for the store lock held by another run before failing, naming the holder.
-    type: int
-    default: 300
 notes:
   - An SM2 (dual) certificate, or one whose CSR was made outside CCM (CCM has no key to export), fails by name.
 seealso:

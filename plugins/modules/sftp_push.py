@@ -68,7 +68,8 @@ options:
         type: list
         elements: dict
         default: []
-        suboptions:
+        # the same suboptions as the top-level files (written once: the alias *file_suboptions below)
+        suboptions: &file_suboptions
           dest:
             description: Absolute path of the file on the target.
             type: str
@@ -76,13 +77,13 @@ options:
           src:
             description:
               - Path of the local file to upload, on the host running the module.
-              - Mutually exclusive with O(targets[].files[].content).
+              - Mutually exclusive with C(content).
             type: path
           content:
             description:
-              - The file content as text. Mutually exclusive with O(targets[].files[].src).
+              - The file content as text. Mutually exclusive with C(src).
               - Passing a private key here is possible (its text is kept out of results, diff and messages), but
-                O(targets[].files[].src) keeps it out of Ansible variables.
+                C(src) keeps it out of Ansible variables.
             type: str
           mode:
             description: Permissions, an octal string (V('0640')) or a number. Defaults to V('0644').
@@ -130,7 +131,8 @@ options:
       reload:
         description: Overrides the top-level I(reload) for this host (same suboptions).
         type: dict
-        suboptions:
+        # the same suboptions as the top-level reload (the alias *reload_suboptions below)
+        suboptions: &reload_suboptions
           mechanism:
             description: The reload mechanism.
             type: str
@@ -157,59 +159,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
-      dest:
-        description: Absolute path of the file on the target.
-        type: str
-        required: true
-      src:
-        description:
-          - Path of the local file to upload, on the host running the module.
-          - Mutually exclusive with O(files[].content).
-        type: path
-      content:
-        description:
-          - The file content as text. Mutually exclusive with O(files[].src).
-          - Passing a private key here is possible (its text is kept out of results, diff and messages), but
-            O(files[].src) keeps it out of Ansible variables.
-        type: str
-      mode:
-        description: Permissions, an octal string (V('0640')) or a number. Defaults to V('0644').
-        type: raw
-      state:
-        description: V(present) uploads the file, V(absent) removes it.
-        type: str
-        choices: [present, absent]
-        default: present
-      secret:
-        description:
-          - When true the content never appears in diff or results (and the value is hidden in the output).
-          - Private keys are recognised by parsing the PEM and hidden without it.
-        type: bool
-        default: false
-      verify:
-        description:
-          - TLS endpoints that must serve the first certificate of this file after the reload and, when the file
-            holds a chain, exactly that chain after it, in order.
-          - A check that cannot run (a name that does not resolve, a refused or timed-out handshake) fails the host
-            and restores its previous files.
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          server_name:
-            description: The SNI name to send.
-            type: str
-            required: true
-          address:
-            description:
-              - Where to connect. Defaults to the target address.
-              - A host name is resolved on the host running the module.
-            type: str
-          port:
-            description: TLS port.
-            type: int
-            default: 443
+    suboptions: *file_suboptions
   username:
     description: Default SSH user.
     type: str
@@ -258,27 +208,7 @@ options:
         otherwise), C(command) (C(command), a command line) or C(signal) (C(signal), default C(HUP), sent to the
         process id in C(pid_file), read over SFTP). C(timeout) defaults to I(command_timeout).
     type: dict
-    suboptions:
-      mechanism:
-        description: The reload mechanism.
-        type: str
-        choices: [service, command, signal]
-      service:
-        description: Service name for C(service).
-        type: str
-      command:
-        description: Command line for C(command).
-        type: str
-      pid_file:
-        description: Absolute path on the host of the pid file for C(signal).
-        type: str
-      signal:
-        description: Signal name for C(signal).
-        type: str
-        default: HUP
-      timeout:
-        description: Seconds the reload may take (default I(command_timeout)).
-        type: int
+    suboptions: *reload_suboptions
   concurrency:
     description: How many hosts are handled at the same time.
     type: int

@@ -120,6 +120,27 @@ domain_extension_id:
   description: ID of the (first) target's domain extension, when O(domain) is used.
   returned: always
   type: str
+switched:
+  description:
+    - Labels of the targets that were (in check mode would be) switched, in input order.
+    - A label is C(<load balancer id>:<listener port>), plus C(/<domain>) for an SNI domain; the load balancer
+      name stands for the id of a target whose load balancer could not be resolved.
+  returned: always
+  type: list
+  elements: str
+  sample: ['lb-bp1o94dp5i6ea****:443', 'lb-bp1o94dp5i6ea****:443/www.example.com']
+unchanged:
+  description: Labels (as in RV(switched)) of the targets that already used O(server_certificate_id).
+  returned: always
+  type: list
+  elements: str
+failed_targets:
+  description:
+    - Labels (as in RV(switched)) of the targets that failed; the reason is in RV(results[].msg) and in the task's C(msg).
+    - Not named C(failed), which Ansible keeps for whether the task failed.
+  returned: always
+  type: list
+  elements: str
 results:
   description: One entry per target, in input order.
   returned: always
@@ -140,6 +161,9 @@ results:
       type: int
     domain:
       description: SNI domain, or V(null) for the default certificate.
+      type: str
+    label:
+      description: The target's label, as in RV(switched).
       type: str
     previous_server_certificate_id:
       description: Certificate used before.
@@ -173,6 +197,17 @@ def _label(result):
 
 def _describe(result, certificate_id):
     return '%s -> %s' % (_label(result), certificate_id)
+
+
+def outcome(results):
+    """Labels every result (``label``) and sorts the labels into ``switched``, ``unchanged`` and ``failed_targets``
+    (input order kept)."""
+    lists = dict(switched=[], unchanged=[], failed_targets=[])
+    for result in results:
+        result['label'] = _label(result)
+        kind = 'failed_targets' if result['failed'] else ('switched' if result['changed'] else 'unchanged')
+        lists[kind].append(result['label'])
+    return lists
 
 
 def main():
@@ -221,6 +256,7 @@ def main():
         previous_server_certificate_id=first.get('previous_server_certificate_id'),
         load_balancer_id=first.get('load_balancer_id'),
         domain_extension_id=first.get('domain_extension_id'),
+        **outcome(results)
     )
     if module._diff:
         result['diff'] = {

@@ -23,8 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WRAPPER = os.path.join(HERE, 'crash_module.py')
 PUBLIC = ('cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem')
 
-ORDER = r'''
-- name: ACME order
+# The plays of the ACME tests, from their parts: one play on localhost whose ACME connection options come from
+# module_defaults (the action group), and the usual tasks. Option values are YAML text, as in a playbook.
+PLAY = """
+- name: %(name)s
   hosts: localhost
   connection: local
   gather_facts: false
@@ -32,46 +34,63 @@ ORDER = r'''
     group/certpilot.tls.acme:
       acme_directory: "{{ acme_directory }}"
       ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-      timeout: 120
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        generate_account_key: true
-        terms_agreed: true
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-        force: "{{ force | default(false) }}"
-        lock_timeout: 30
-      register: order
-    - name: Challenge files
+%(account_key)s%(timeout)s  tasks:
+%(tasks)s"""
+
+CHALLENGE_FILES = """    - name: Challenge files
       ansible.builtin.copy:
         dest: "{{ webroot }}/{{ item.path }}"
-        content: "{{ item.key_authorization }}"
+        content: "{{ %s }}"
         mode: "0644"
       loop: "{{ order.challenges }}"
       loop_control:
         label: "{{ item.identifier }}"
-'''
+"""
 
-FINALIZE = r'''
-- name: ACME finalize
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        acme_directory: "{{ acme_directory }}"
-        ca_bundle: "{{ acme_ca_bundle }}"
-        account_key_src: "{{ account_key }}"
-        store: "{{ store }}"
-        timeout: 120
-        lock_timeout: 30
-        archive_keep: "{{ archive_keep | default(3) }}"
-'''
+
+def acme_play(name, tasks, timeout=None, account_key=True):
+    """A playbook of one play ``name`` running ``tasks`` (task texts) with the ACME options as module_defaults:
+    the directory, its CA bundle, the account key (unless not ``account_key``) and ``timeout`` (seconds) if given."""
+    return PLAY % {'name': name, 'tasks': ''.join(tasks),
+                   'account_key': '      account_key_src: "{{ account_key }}"\n' if account_key else '',
+                   'timeout': '      timeout: %d\n' % timeout if timeout is not None else ''}
+
+
+def task(name, module, options=(), **keywords):
+    """One task: ``module`` with ``options`` ([(option, YAML value)], in order), then the task ``keywords``."""
+    lines = ['    - name: %s' % name, '      %s:' % module]
+    lines += ['        %s: %s' % option for option in options]
+    lines += ['      %s: %s' % keyword for keyword in keywords.items()]
+    return '\n'.join(lines) + '\n'
+
+
+def account_task(*options, **keywords):
+    return task('Account', 'certpilot.tls.acme_account', (('generate_account_key', 'true'), ('terms_agreed', 'true'))
+                + options, **keywords)
+
+
+def order_task(*options):
+    """The Order task, registered as ``order`` (what CHALLENGE_FILES and Challenges read)."""
+    return task('Order', 'certpilot.tls.acme_order',
+                (('store', '"{{ store }}"'), ('certificates', '"{{ certificates }}"')) + options, register='order')
+
+
+def challenge_files_task(content='item.key_authorization'):
+    """Copies each challenge of the Order task into web1's webroot; ``content`` is the Jinja expression written."""
+    return CHALLENGE_FILES % content
+
+
+def finalize_task(*options, **keywords):
+    return task('Finalize', 'certpilot.tls.acme_finalize', (('store', '"{{ store }}"'),) + options, **keywords)
+
+
+ORDER = acme_play('ACME order', [account_task(),
+                                 order_task(('force', '"{{ force | default(false) }}"'), ('lock_timeout', '30')),
+                                 challenge_files_task()], timeout=120)
+
+FINALIZE = acme_play('ACME finalize', [finalize_task(('lock_timeout', '30'),
+                                                     ('archive_keep', '"{{ archive_keep | default(3) }}"'))],
+                     timeout=120)
 
 
 def playbook_vars(sandbox, tmp_path, store, certificates):
@@ -106,6 +125,17 @@ class Challenges(object):
                 os.unlink(os.path.join(self.directory, token))
             except OSError:
                 pass  # already gone
+
+
+def tracking(run_playbook, sandbox):
+    """The body of a ``run_playbook`` fixture (``yield from tracking(run_playbook, sandbox)``): the conftest
+    ``run_playbook``, and the challenge files its Order tasks published removed afterwards, even on failure."""
+    tracker = Challenges(sandbox)
+
+    def _run(*args, **kwargs):
+        return tracker.note(run_playbook(*args, **kwargs))
+    yield _run
+    tracker.remove()
 
 
 def run_module(collection_env, module, stage, action, args, tmp_path, timeout=300):

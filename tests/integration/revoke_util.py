@@ -9,39 +9,10 @@ import os
 
 import requests
 
-ISSUE = r'''
-- name: Issue certificates
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-      timeout: 120
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        generate_account_key: true
-        terms_agreed: true
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-      register: order
-    - name: Challenge files
-      ansible.builtin.copy:
-        dest: "{{ webroot }}/{{ item.path }}"
-        content: "{{ item.key_authorization }}"
-        mode: "0644"
-      loop: "{{ order.challenges }}"
-      loop_control:
-        label: "{{ item.identifier }}"
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        store: "{{ store }}"
-'''
+from acme_store_util import acme_play, account_task, challenge_files_task, finalize_task, order_task  # noqa: E402
+
+ISSUE = acme_play('Issue certificates', [account_task(), order_task(), challenge_files_task(), finalize_task()],
+                  timeout=120)
 
 
 class Pebble(object):

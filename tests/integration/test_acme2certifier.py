@@ -29,47 +29,18 @@ from cryptography.hazmat.primitives import serialization
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.ari import cert_id
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 
-from acme_store_util import Challenges  # noqa: E402  (tests/integration is on sys.path)
+from acme_store_util import account_task, acme_play, finalize_task, order_task, task, tracking  # noqa: E402  (tests/integration is on sys.path)
 
 pytestmark = pytest.mark.timeout(600)  # two or three playbook runs each; slow only on a loaded machine
 
-PLAYBOOK = r'''
-- name: ACME issuance at acme2certifier
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-      timeout: 120
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        generate_account_key: true
-        terms_agreed: true
-        contact: ["mailto:pki@example.test"]  # acme2certifier requires a contact
-      register: account
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-      register: ordered
-    - name: Challenge files
-      certpilot.tls.acme_http01_files:
-        webroot: "{{ webroot }}"
-        challenges: "{{ ordered.challenges }}"
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        store: "{{ store }}"
-      register: finalize
-    - name: Remove the challenge files
-      certpilot.tls.acme_http01_files:
-        webroot: "{{ webroot }}"
-        challenges: "{{ ordered.challenges }}"
-        state: absent
-'''
+_FILES = (('webroot', '"{{ webroot }}"'), ('challenges', '"{{ order.challenges }}"'))
+PLAYBOOK = acme_play('ACME issuance at acme2certifier', [
+    account_task(('contact', '["mailto:pki@example.test"]'), register='account'),  # acme2certifier requires a contact
+    order_task(),
+    task('Challenge files', 'certpilot.tls.acme_http01_files', _FILES),
+    finalize_task(register='finalize'),
+    task('Remove the challenge files', 'certpilot.tls.acme_http01_files', _FILES + (('state', 'absent'),)),
+], timeout=120)
 
 
 @pytest.fixture(scope='module')
@@ -85,12 +56,7 @@ def a2c(sandbox):
 @pytest.fixture
 def run_playbook(run_playbook, sandbox):
     """The conftest ``run_playbook``; removes the challenge files this test published, even when it fails."""
-    tracker = Challenges(sandbox)
-
-    def _run(*args, **kwargs):
-        return tracker.note(run_playbook(*args, **kwargs))
-    yield _run
-    tracker.remove()
+    yield from tracking(run_playbook, sandbox)
 
 
 def _vars(sandbox, a2c, tmp_path, certificates):

@@ -20,58 +20,21 @@ from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.client import AcmeClient
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey
 
-from acme_store_util import Challenges, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+from acme_store_util import (  # noqa: E402  (tests/integration is on sys.path)
+    account_task, acme_play, challenge_files_task, finalize_task, order_task, public_key_der, tracking)
 
-PLAYBOOK = r'''
-- name: ACME issuance
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-      timeout: 240
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        generate_account_key: true
-        terms_agreed: true
-        contact: ["mailto:pki@example.test"]
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-        concurrency: 10
-        force: "{{ force | default(false) }}"
-      register: order
-    - name: Challenge files
-      ansible.builtin.copy:
-        dest: "{{ webroot }}/{{ item.path }}"
-        content: "{{ wrong_content.get(item.certificate, item.key_authorization) }}"
-        mode: "0644"
-      loop: "{{ order.challenges }}"
-      loop_control:
-        label: "{{ item.identifier }}"
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        store: "{{ store }}"
-        concurrency: 10
-      ignore_errors: "{{ finalize_may_fail }}"
-      register: finalize
-'''
+PLAYBOOK = acme_play('ACME issuance', [
+    account_task(('contact', '["mailto:pki@example.test"]')),
+    order_task(('concurrency', '10'), ('force', '"{{ force | default(false) }}"')),
+    challenge_files_task('wrong_content.get(item.certificate, item.key_authorization)'),
+    finalize_task(('concurrency', '10'), ignore_errors='"{{ finalize_may_fail }}"', register='finalize'),
+], timeout=240)
 
 
 @pytest.fixture
 def run_playbook(run_playbook, sandbox):
     """The conftest ``run_playbook``; removes the challenge files this test published, even when it fails."""
-    tracker = Challenges(sandbox)
-
-    def _run(*args, **kwargs):
-        return tracker.note(run_playbook(*args, **kwargs))
-    yield _run
-    tracker.remove()
+    yield from tracking(run_playbook, sandbox)
 
 
 def _vars(sandbox, tmp_path, certificates, wrong=None, key=None):
@@ -296,43 +259,10 @@ def test_wildcard_needs_dns01_and_bad_names_fail_clearly(sandbox, run_playbook, 
     assert order['failed'] is True and 'invalid certificate name' in order['msg']
 
 
-DNS_PLAYBOOK = r'''
-- name: ACME dns-01
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        generate_account_key: true
-        terms_agreed: true
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-      register: order
-'''
+DNS_PLAYBOOK = acme_play('ACME dns-01', [account_task(), order_task()])
 
-FINALIZE_PLAYBOOK = r'''
-- name: ACME finalize
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        acme_directory: "{{ acme_directory }}"
-        ca_bundle: "{{ acme_ca_bundle }}"
-        account_key_src: "{{ account_key }}"
-        store: "{{ store }}"
-        preferred_chain: "{{ preferred_chain | default(omit) }}"
-      register: finalize
-'''
+FINALIZE_PLAYBOOK = acme_play('ACME finalize', [
+    finalize_task(('preferred_chain', '"{{ preferred_chain | default(omit) }}"'), register='finalize')])
 
 
 @pytest.mark.timeout(300)

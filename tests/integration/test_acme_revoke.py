@@ -22,38 +22,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import helpers
-from acme_store_util import Challenges, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+from acme_store_util import acme_play, public_key_der, tracking  # noqa: E402  (tests/integration is on sys.path)
 from revoke_util import ISSUE, Pebble  # noqa: E402
 
 pytestmark = pytest.mark.timeout(600)
 
 # module_defaults through the action group: acme_revoke is a member of group/certpilot.tls.acme
-REVOKE = r'''
-- name: Revoke
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      timeout: 120
-  tasks:
-    - name: Revoke
-      certpilot.tls.acme_revoke: "{{ revoke_args }}"
-      register: revoked
-'''
+REVOKE = acme_play('Revoke', ['    - name: Revoke\n'
+                              '      certpilot.tls.acme_revoke: "{{ revoke_args }}"\n'
+                              '      register: revoked\n'], timeout=120, account_key=False)
 
 
 @pytest.fixture
 def run_playbook(run_playbook, sandbox):
     """The conftest ``run_playbook``; removes the challenge files the Order task published, even on failure."""
-    tracker = Challenges(sandbox)
-
-    def _run(*args, **kwargs):
-        return tracker.note(run_playbook(*args, **kwargs))
-    yield _run
-    tracker.remove()
+    yield from tracking(run_playbook, sandbox)
 
 
 @pytest.fixture

@@ -17,55 +17,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acme_store_util import order_urls, playbook_vars, public_key_der  # noqa: E402  (tests/integration is on sys.path)
+from acme_store_util import (  # noqa: E402  (tests/integration is on sys.path)
+    Challenges, account_task, acme_play, challenge_files_task, finalize_task, order_task, order_urls, playbook_vars,
+    public_key_der)
 from test_roles_renew import RENEW, scenario  # noqa: E402,F401  pylint: disable=unused-import
 
-ACCOUNT = r'''
-- name: ACME account
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  tasks:
-    - name: Account
-      certpilot.tls.acme_account:
-        acme_directory: "{{ acme_directory }}"
-        ca_bundle: "{{ acme_ca_bundle }}"
-        account_key_src: "{{ account_key }}"
-        generate_account_key: true
-        terms_agreed: true
-'''
+ACCOUNT = acme_play('ACME account', [account_task()])
 
-ISSUE = r'''
-- name: ACME issuance
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  module_defaults:
-    group/certpilot.tls.acme:
-      acme_directory: "{{ acme_directory }}"
-      ca_bundle: "{{ acme_ca_bundle }}"
-      account_key_src: "{{ account_key }}"
-      timeout: 240
-  tasks:
-    - name: Order
-      certpilot.tls.acme_order:
-        store: "{{ store }}"
-        certificates: "{{ certificates }}"
-        lock_timeout: "{{ lock_timeout | default(300) }}"
-      register: order
-    - name: Challenge files
-      ansible.builtin.copy:
-        dest: "{{ webroot }}/{{ item.path }}"
-        content: "{{ item.key_authorization }}"
-        mode: "0644"
-      loop: "{{ order.challenges }}"
-      loop_control:
-        label: "{{ item.identifier }}"
-    - name: Finalize
-      certpilot.tls.acme_finalize:
-        store: "{{ store }}"
-        lock_timeout: "{{ lock_timeout | default(300) }}"
-'''
+ISSUE = acme_play('ACME issuance', [order_task(('lock_timeout', '"{{ lock_timeout | default(300) }}"')),
+                                    challenge_files_task(),
+                                    finalize_task(('lock_timeout', '"{{ lock_timeout | default(300) }}"'))],
+                  timeout=240)
 
 HOLDER = r'''
 import sys
@@ -97,17 +59,10 @@ def held_store_lock(store, env):
 def cleanup_challenges(sandbox):
     results = []
     yield results
-    challenge_dir = os.path.join(sandbox['hosts']['web1']['webroot'], '.well-known', 'acme-challenge')
+    tracker = Challenges(sandbox)
     for res in results:
-        try:
-            challenges = res.task_results('Order')['localhost'].get('challenges', [])
-        except (KeyError, TypeError, AttributeError):
-            continue
-        for ch in challenges:
-            try:
-                os.unlink(os.path.join(challenge_dir, ch['token']))
-            except OSError:
-                pass
+        tracker.note(res)
+    tracker.remove()
 
 
 @pytest.mark.timeout(900)

@@ -123,8 +123,10 @@ def test_switch_default_and_sni_checked_by_handshake(slb, slb_run, ca, tmp_path)
     sw = one_result(result, 'switch default')
     assert sw['changed'] and sw['previous_server_certificate_id'] != sw['server_certificate_id']
     assert sw['results'][0]['verified'] is True
+    assert (sw['switched'], sw['unchanged'], sw['failed_targets']) == (['%s:443' % lb_id], [], [])
     sni = one_result(result, 'switch sni')
     assert sni['changed'] and sni['previous_server_certificate_id'] is None and sni['domain_extension_id']
+    assert sni['switched'] == ['%s:443/%s' % (lb_id, sni_domain)] and sni['results'][0]['label'] == sni['switched'][0]
     from cryptography import x509
     served_default = x509.load_der_x509_certificate(served_cert_der(port, 'other.example.test'))
     served_sni = x509.load_der_x509_certificate(served_cert_der(port, sni_domain))
@@ -135,6 +137,7 @@ def test_switch_default_and_sni_checked_by_handshake(slb, slb_run, ca, tmp_path)
     again = slb_run(play)
     assert again.rc == 0, again.explain()
     assert again.changed('localhost') == 0, again.explain()
+    assert one_result(again, 'switch default')['unchanged'] == ['%s:443' % lb_id]
     # the HTTP listener and other attributes were never touched
     listener = slb.admin.listener(lb_id, 443)
     assert (listener['Scheduler'], listener['Bandwidth'], listener['TLSCipherPolicy']) == ('wrr', -1, 'tls_cipher_policy_1_0')

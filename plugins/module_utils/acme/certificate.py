@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The certificates an ACME server issues: PEM chains, their names, key match and chain order."""
+"""The certificates an ACME server issues: PEM chains, their names and chain order (key match: common/x509)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -61,14 +61,6 @@ def san_identifiers(extensions):
 
 def cert_identifiers(cert):
     return san_identifiers(cert.extensions)
-
-
-def public_der(key):
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def cert_matches_key(cert, private_key):
-    return public_der(cert.public_key()) == public_der(private_key.public_key())
 
 
 def fingerprint_sha256(cert):

@@ -341,7 +341,7 @@ class Finalizer(CertificateWorkflow):
 
     def _verify(self, name, certs, private_key, stored):
         leaf = certs[0]
-        if not certlib.cert_matches_key(leaf, private_key):
+        if not x509lib.matches_key(leaf, private_key):
             raise CertpilotError('%s: the issued certificate does not match the private key; not installed' % name)
         want = csrlib.identifier_key(stored.get('identifiers') or [])
         have = csrlib.identifier_key(certlib.cert_identifiers(leaf))

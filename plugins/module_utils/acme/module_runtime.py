@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every acme_* module run does around its work: the connection options (argument spec), the
-required libraries, the account key, the ACME client, the store lock for the run, and its timings."""
+"""What every acme_* module run does around its work: the connection options (argument spec, account key
+rules, the store options), the required libraries, the account key, the ACME client, the store lock for the run, and its timings."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -28,6 +28,37 @@ def common_argument_spec():
         ca_bundle=dict(type='path'),
         timeout=dict(type='int', default=300),
     )
+
+
+# The two ways to give the account key: never both (every acme_* module); one of them is required
+# (``account_key_required``) except in acme_revoke, which needs it only to revoke with the account key.
+ACCOUNT_KEY_OPTIONS = ('account_key_src', 'account_key_content')
+
+
+def store_argument_spec(store_required=True):
+    """The options of the modules that work on a certificate store: the store, its lock, concurrency, failures."""
+    return dict(
+        store=dict(type='path', required=True) if store_required else dict(type='path'),
+        lock_timeout=dict(type='int', default=300),
+        concurrency=dict(type='int', default=10),
+        fail_on_error=dict(type='bool', default=True),
+    )
+
+
+def module_kwargs(options, account_key_required=True, mutually_exclusive=(), required_one_of=(), **rules):
+    """The ``AnsibleModule(**kwargs)`` of an acme_* module: the connection options plus ``options``, check mode,
+    the account key rules (:data:`ACCOUNT_KEY_OPTIONS` mutually exclusive, and required with
+    ``account_key_required``), then the module's own ``mutually_exclusive`` / ``required_one_of`` and any other
+    rule (``required_if``, ``required_by``, ...) as given."""
+    argument_spec = common_argument_spec()
+    argument_spec.update(options)
+    kwargs = dict(argument_spec=argument_spec, supports_check_mode=True,
+                  mutually_exclusive=[ACCOUNT_KEY_OPTIONS] + list(mutually_exclusive))
+    required = ([ACCOUNT_KEY_OPTIONS] if account_key_required else []) + list(required_one_of)
+    if required:
+        kwargs['required_one_of'] = required
+    kwargs.update(rules)
+    return kwargs
 
 
 def missing_libs():

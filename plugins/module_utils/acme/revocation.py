@@ -30,7 +30,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel impo
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z, now as utc_now
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
-from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import imported_source
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import imported_source, load_json_file
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, b64u, load_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import ALREADY_REVOKED, AcmeProblem
 
@@ -159,14 +159,7 @@ def certificate_key(key_pem, cert, what, passphrase=None):
 
 def read_record(directory):
     """The ``revoked.json`` of a generation directory (a dict), or None."""
-    data = read_bytes(os.path.join(directory, RECORD))
-    if data is None:
-        return None
-    try:
-        doc = json.loads(data.decode('utf-8'))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return doc if isinstance(doc, dict) else None
+    return load_json_file(os.path.join(directory, RECORD))
 
 
 def record_for(directory, serial):
@@ -198,8 +191,7 @@ def stored_revocation(store, name):
 
 def public_key_sha256(cert):
     """SHA-256 (hex) of the certificate's SubjectPublicKeyInfo: tells whether two certificates share a key."""
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(spki).hexdigest()
+    return hashlib.sha256(x509util.public_key_der(cert.public_key())).hexdigest()
 
 
 def _facts(cert):
@@ -295,11 +287,12 @@ class Revoker:
         record = record_for(directory, '%x' % cert.serial_number)
         if record is not None:
             return self._result(cert, 'none', False, True, record)
-        source = imported_source(self._issuer(directory))
+        issuer = load_json_file(os.path.join(directory, 'issuer.json'))  # the same generation as cert.pem
+        source = imported_source(issuer)
         if source is not None:
             raise CertpilotError('the certificate was imported from %s, not issued over ACME; revoke it at its source'
                                  % source)
-        issued_by = (self._issuer(directory) or {}).get('directory')
+        issued_by = (issuer or {}).get('directory')
         if issued_by and issued_by.rstrip('/') != self.client.directory_url.rstrip('/'):
             raise CertpilotError('the certificate was issued by %s, not by %s; revoke it there'
                                  % (issued_by, self.client.directory_url))
@@ -314,15 +307,6 @@ class Revoker:
         doc = self._record_doc(cert, not revoked_now)
         write_record(directory, doc)
         return self._result(cert, 'revoked' if revoked_now else 'already revoked', revoked_now, True, doc)
-
-    @staticmethod
-    def _issuer(directory):
-        data = read_bytes(os.path.join(directory, 'issuer.json'))
-        try:
-            doc = json.loads(data.decode('utf-8')) if data else None
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return doc if isinstance(doc, dict) else None
 
     def run(self, names, concurrency=10):
         """{name: result} for ``names`` (each once, in order); ``self.failed`` gets one entry per failure.

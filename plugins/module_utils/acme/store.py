@@ -33,7 +33,7 @@ import os
 import shutil
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, read_bytes
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write, json_object, read_bytes
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import generations as gen
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store_migration import migrate as migrate_folder
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
@@ -57,6 +57,11 @@ def imported_source(issuer_doc):
     if isinstance(issuer_doc, dict) and issuer_doc.get('kind') == IMPORT_KIND:
         return issuer_doc.get('source') or 'unknown source'
     return None
+
+
+def load_json_file(path):
+    """The JSON object (a dict) in the file ``path``; None when it is missing, not JSON or not an object."""
+    return json_object(read_bytes(path))
 
 
 def _mode_for(fname):
@@ -126,14 +131,7 @@ class CertStore:
         return self.save_json(name, 'order.json', doc)
 
     def load_json(self, name, fname):
-        data = self.read(name, fname)
-        if data is None:
-            return None
-        try:
-            doc = json.loads(data.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        return load_json_file(self.path(name, fname))
 
     def save_json(self, name, fname, doc):
         return self.write(name, fname, json.dumps(doc, indent=2, sort_keys=True) + '\n')

@@ -25,6 +25,7 @@ import stat
 import time
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import json_object
 
 LOCK_FILE = '.lock'
 DEFAULT_TIMEOUT = 300
@@ -99,11 +100,7 @@ class StoreLock:
             data = os.read(fd, _MAX_INFO)
         finally:
             os.close(fd)
-        try:
-            doc = json.loads(data.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return doc if isinstance(doc, dict) else None
+        return json_object(data)
 
     # -- locking --------------------------------------------------------------------------------------
     def acquire(self):

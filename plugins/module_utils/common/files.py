@@ -6,6 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import json
 import os
 import tempfile
 
@@ -67,3 +68,14 @@ def read_bytes(path):
             return handle.read()
     except (IOError, OSError):
         return None
+
+
+def json_object(data):
+    """The JSON object (a dict) that the bytes ``data`` hold; None for nothing, not UTF-8, not JSON or not an object."""
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data.decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None

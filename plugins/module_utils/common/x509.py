@@ -77,10 +77,11 @@ def dns_names(cert):
     return ext.value.get_values_for_type(x509.DNSName)
 
 
-def _public_der(key):
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+def public_key_der(public_key):
+    """The DER SubjectPublicKeyInfo of a public key: equal for a certificate and its private key."""
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def matches_key(cert, private_key):
     """Whether ``private_key`` is the key of ``cert`` (compares the public keys)."""
-    return _public_der(cert.public_key()) == _public_der(private_key.public_key())
+    return public_key_der(cert.public_key()) == public_key_der(private_key.public_key())

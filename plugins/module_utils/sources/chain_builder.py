@@ -33,18 +33,11 @@ class OrderedChain:
 
 
 def signed_by(child, parent):
-    """Whether ``parent``'s key made ``child``'s signature (names alone can be forged).
-
-    cryptography < 40 cannot check a signature: there the issuer name decides, and the chain
-    verification that follows (OpenSSL's) checks the signatures.
-    """
+    """Whether ``parent``'s key made ``child``'s signature (names alone can be forged)."""
     if child.issuer != parent.subject:
         return False
-    check = getattr(child, 'verify_directly_issued_by', None)
-    if check is None:
-        return True
     try:
-        check(parent)
+        child.verify_directly_issued_by(parent)
     except Exception:  # noqa: BLE001 - InvalidSignature, ValueError (names), TypeError (key type): not its issuer
         return False
     return True

@@ -53,7 +53,7 @@ class Material:
 
     def set_key(self, key, where):
         if self.key is not None:
-            if _public_der(self.key) == _public_der(key):
+            if x509lib.public_key_der(self.key.public_key()) == x509lib.public_key_der(key.public_key()):
                 return
             raise CertpilotError('two different private keys in the inputs (%s and %s)' % (self.key_from, where))
         self.key = key
@@ -177,10 +177,6 @@ def gather(spec):
     if material.key is None:
         raise CertpilotError('the inputs (%s) hold no private key' % ', '.join(material.inputs))
     return material
-
-
-def _public_der(key):
-    return key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _secret(passphrase):

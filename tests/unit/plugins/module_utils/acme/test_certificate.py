@@ -70,8 +70,6 @@ def test_identifiers_key_match_fingerprint(chain):
     assert certlib.cert_identifiers(chain['leaf']) == [{'type': 'dns', 'value': 'www.example.com'},
                                                        {'type': 'ip', 'value': '192.0.2.1'}]
     assert certlib.cert_identifiers(chain['root']) == []
-    assert certlib.cert_matches_key(chain['leaf'], chain['leaf_key'])
-    assert not certlib.cert_matches_key(chain['leaf'], chain['inter_key'])
     assert certlib.fingerprint_sha256(chain['leaf']) == chain['leaf'].fingerprint(hashes.SHA256()).hex()
 
 

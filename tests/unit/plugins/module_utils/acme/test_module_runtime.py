@@ -69,3 +69,44 @@ def test_take_timings_moves_the_seconds_out_of_the_results():
     timings = module_runtime.take_timings(results, time.monotonic() - 2)
     assert results == {'a': {'x': 1}, 'b': {'x': 2}}
     assert timings['a'] == 1.5 and 'b' not in timings and 2 <= timings['total'] < 10
+
+
+def _validate(kwargs, **params):
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    rules = dict((k, v) for k, v in kwargs.items() if k not in ('argument_spec', 'supports_check_mode'))
+    params.setdefault('acme_directory', 'https://ca.example/dir')
+    return ArgumentSpecValidator(kwargs['argument_spec'], **rules).validate(params).error_messages
+
+
+def test_module_kwargs_account_key_rules():
+    kwargs = module_runtime.module_kwargs(dict(extra=dict(type='str')))
+    assert kwargs['supports_check_mode'] is True
+    assert set(kwargs['argument_spec']) == set(module_runtime.common_argument_spec()) | {'extra'}
+    assert _validate(kwargs, account_key_src='/k') == []
+    both = _validate(kwargs, account_key_src='/k', account_key_content='pem')
+    assert len(both) == 1 and 'mutually exclusive: account_key_src|account_key_content' in both[0]
+    none = _validate(kwargs)
+    assert len(none) == 1 and 'one of the following is required: account_key_src, account_key_content' in none[0]
+
+
+def test_module_kwargs_optional_account_key_and_module_rules():
+    kwargs = module_runtime.module_kwargs(
+        dict(a=dict(type='str'), b=dict(type='str')), account_key_required=False,
+        mutually_exclusive=[('a', 'b')], required_one_of=[('a', 'b')], required_by={'a': 'account_key_src'})
+    assert kwargs['mutually_exclusive'] == [module_runtime.ACCOUNT_KEY_OPTIONS, ('a', 'b')]
+    assert kwargs['required_one_of'] == [('a', 'b')]
+    assert _validate(kwargs, b='x') == []
+    assert any('mutually exclusive: account_key_src|account_key_content' in m
+               for m in _validate(kwargs, b='x', account_key_src='/k', account_key_content='pem'))
+    assert any('mutually exclusive: a|b' in m for m in _validate(kwargs, a='x', b='y', account_key_src='/k'))
+    assert any('missing parameter(s) required by \'a\': account_key_src' in m for m in _validate(kwargs, a='x'))
+    assert 'required_one_of' not in module_runtime.module_kwargs({}, account_key_required=False)
+
+
+def test_store_argument_spec():
+    spec = module_runtime.store_argument_spec()
+    assert sorted(spec) == ['concurrency', 'fail_on_error', 'lock_timeout', 'store']
+    assert spec['store'] == dict(type='path', required=True)
+    assert spec['lock_timeout']['default'] == 300 and spec['concurrency']['default'] == 10
+    assert spec['fail_on_error']['default'] is True
+    assert 'required' not in module_runtime.store_argument_spec(store_required=False)['store']

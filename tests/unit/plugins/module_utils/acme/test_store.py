@@ -48,3 +48,14 @@ def test_order_json_and_pending(tmp_path):
     assert store.load_order('a')['url'] == 'u'
     assert store.load_order('c') is None
     assert store.pending_names() == ['a']
+
+
+def test_load_json_file_gives_an_object_or_none(tmp_path):
+    from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import load_json_file
+    cases = {'ok.json': b'{"kind": "import"}', 'list.json': b'[1]', 'bad.json': b'{', 'empty.json': b'',
+             'latin.json': b'\xff'}
+    for fname, data in cases.items():
+        (tmp_path / fname).write_bytes(data)
+    assert load_json_file(str(tmp_path / 'ok.json')) == {'kind': 'import'}
+    for fname in ('list.json', 'bad.json', 'empty.json', 'latin.json', 'missing.json'):
+        assert load_json_file(str(tmp_path / fname)) is None, fname

@@ -77,3 +77,12 @@ def test_run_parallel_respects_concurrency_bound():
     run_parallel(work, range(20), concurrency=3)
     assert state['peak'] == 3
     assert run_parallel(work, [], concurrency=3) == []
+
+
+@pytest.mark.parametrize('data, expected', [
+    (b'{"pid": 1}', {'pid': 1}), (None, None), (b'', None), (b'{', None), (b'[1]', None), (b'"x"', None),
+    (b'\xff\xfe', None),
+])
+def test_json_object_is_a_dict_or_none(data, expected):
+    from ansible_collections.certpilot.tls.plugins.module_utils.common.files import json_object
+    assert json_object(data) == expected

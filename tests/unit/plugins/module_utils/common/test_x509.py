@@ -67,3 +67,6 @@ def test_validity_fingerprint_names_and_key_match():
     assert x509lib.dns_names(cert) == ['www.example.test', 'example.test']
     assert x509lib.dns_names(other) == []
     assert x509lib.matches_key(cert, key) and not x509lib.matches_key(other, key)
+    assert x509lib.public_key_der(cert.public_key()) == x509lib.public_key_der(key.public_key()) == (
+        key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert x509lib.public_key_der(other.public_key()) != x509lib.public_key_der(key.public_key())

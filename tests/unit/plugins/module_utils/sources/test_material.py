@@ -55,6 +55,15 @@ def test_two_different_keys_are_refused(parts):
         material.add_pem(found, inter.key_pem, 'b.key')
 
 
+def test_the_same_key_twice_is_one_key(parts):
+    _root, _inter, leaf = parts
+    found = material.Material()
+    material.add_pem(found, leaf.key_pem, 'a.key')
+    first = found.key
+    material.add_pem(found, leaf.key_pem, 'b.key')
+    assert found.key is first and found.key_from == 'a.key'
+
+
 def test_pkcs12_with_passphrase(parts):
     root, inter, leaf = parts
     data = pkcs12.serialize_key_and_certificates(b'www', leaf.key, leaf.cert, [root.cert, inter.cert],
