@@ -174,10 +174,18 @@ def test_renew_three_hosts_then_nothing_then_forced(sandbox, run_playbook, scena
         assert ours == []
     before = dict((c['name'], store_fingerprint(sc.store, c['name'])) for c in sc.certs)
 
+    names = sorted(c['name'] for c in sc.certs)
+    summary = first.task_results('Summarise what the ACME step did')['localhost']['msg']
+    assert summary[0].startswith('%d certificates: %d issued, 0 due, 0 failed' % (len(names), len(names))), summary
+    assert summary[1:] == ['%s: issued' % name for name in names]
+
     second = run_playbook(RENEW, extra_vars=sc.extra_vars())
     assert second.rc == 0, second.explain()
     for host in list(WEB) + ['localhost']:
         assert second.changed(host) == 0, '%s changed on the second run\n%s' % (host, second.explain())
+    # a night with nothing to do prints one line, not one per certificate
+    assert second.task_results('Summarise what the ACME step did')['localhost']['msg'] == [
+        '%d certificates: 0 issued, 0 due, 0 failed, %d up to date' % (len(names), len(names))]
 
     forced = run_playbook(RENEW, extra_vars=sc.extra_vars(acme_certificates_force=True))
     assert forced.rc == 0, forced.explain()
