@@ -12,6 +12,7 @@ __metaclass__ = type
 import copy
 import glob
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -19,10 +20,13 @@ import signal
 import socket
 import ssl
 import time
+import uuid
 
 import pytest
 import yaml
 
+import helpers
+from revoke_util import ISSUE
 from test_roles_renew import RENEW, scenario, served, store_fingerprint  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.timeout(900)
@@ -166,32 +170,42 @@ class Deploy(object):
         return os.path.join(self.info['haproxy_cert_dir'], '%s.pem' % self.cert['name'])
 
     def _user_site(self):
-        """The user's own virtual host for the command target: it names site.crt / site.key in the cert dir,
-        which start as the sandbox's placeholder certificate."""
-        os.makedirs(self.cert_dir(), mode=0o755)
-        shutil.copyfile(self.info['default_cert'], os.path.join(self.cert_dir(), 'site.crt'))
-        fd = os.open(os.path.join(self.cert_dir(), 'site.key'), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w') as handle, open(self.info['default_key']) as key:
-            handle.write(key.read())
-        self.site = os.path.join(self.info['apache_conf_dir'], 'user-%s.conf' % self.cert['name'])
-        with open(self.site, 'w') as handle:
-            handle.write('<VirtualHost %s:%d>\n    ServerName %s\n    SSLEngine on\n'
-                         '    SSLCertificateFile %s/site.crt\n    SSLCertificateKeyFile %s/site.key\n</VirtualHost>\n'
-                         % (self.info['address'], self.port, self.name, self.cert_dir(), self.cert_dir()))
-        reload_server(self.info, 'apache')
+        self.site = user_site(self.info, self.cert_dir(), self.cert['name'], self.name, self.port)
 
     def cleanup(self):
         """Remove this scenario's files from haproxy / apache and reload (the nginx side is the scenario's)."""
-        if self.target == 'haproxy':
-            for path in glob.glob(os.path.join(self.info['haproxy_cert_dir'], '*%s*' % self.sc.tag)):
-                os.unlink(path)
-            with open(self.info['haproxy_crt_list'], 'w') as handle:
-                handle.write('')
-        else:
-            for path in glob.glob(os.path.join(self.info['apache_conf_dir'], '*%s*' % self.sc.tag)):
-                os.unlink(path)
-        shutil.rmtree(self.cert_dir(), ignore_errors=True)
-        reload_server(self.info, 'haproxy' if self.target == 'haproxy' else 'apache')
+        cleanup_target(self.info, self.target, self.sc.tag, self.cert_dir())
+
+
+def user_site(info, cert_dir, cert_name, server_name, port):
+    """The user's own Apache virtual host for the command target: it names site.crt / site.key in ``cert_dir``,
+    which start as the sandbox's placeholder certificate."""
+    os.makedirs(cert_dir, mode=0o755)
+    shutil.copyfile(info['default_cert'], os.path.join(cert_dir, 'site.crt'))
+    fd = os.open(os.path.join(cert_dir, 'site.key'), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as handle, open(info['default_key']) as key:
+        handle.write(key.read())
+    site = os.path.join(info['apache_conf_dir'], 'user-%s.conf' % cert_name)
+    with open(site, 'w') as handle:
+        handle.write('<VirtualHost %s:%d>\n    ServerName %s\n    SSLEngine on\n'
+                     '    SSLCertificateFile %s/site.crt\n    SSLCertificateKeyFile %s/site.key\n</VirtualHost>\n'
+                     % (info['address'], port, server_name, cert_dir, cert_dir))
+    reload_server(info, 'apache')
+    return site
+
+
+def cleanup_target(info, target, tag, cert_dir):
+    """Remove the files named ``tag`` from haproxy / apache (and ``cert_dir``), then reload."""
+    if target == 'haproxy':
+        for path in glob.glob(os.path.join(info['haproxy_cert_dir'], '*%s*' % tag)):
+            os.unlink(path)
+        with open(info['haproxy_crt_list'], 'w') as handle:
+            handle.write('')
+    else:
+        for path in glob.glob(os.path.join(info['apache_conf_dir'], '*%s*' % tag)):
+            os.unlink(path)
+    shutil.rmtree(cert_dir, ignore_errors=True)
+    reload_server(info, 'haproxy' if target == 'haproxy' else 'apache')
 
 
 @pytest.fixture
@@ -352,3 +366,96 @@ def test_failed_validation_rolls_back_and_the_old_certificate_is_served(sandbox,
     fixed = dep.run()
     assert fixed.rc == 0, fixed.explain()
     wait_served(dep.served, dep.want(), '%s after the fix' % target)
+
+
+# ------------------------------------------------------------------ the role README's examples, run as written
+
+README = os.path.join(helpers.REPO, 'roles', 'cert_push', 'README.md')
+MARKER_RE = re.compile(r'^<!--\s*docs-example:\s*([A-Za-z0-9_-]+)')
+# example -> (target, the group it deploys to)
+EXAMPLES = {'cert-push-haproxy': ('haproxy', 'loadbalancers'), 'cert-push-apache': ('apache', 'apache_servers'),
+            'cert-push-command': ('command', 'custom_servers')}
+
+
+def readme_blocks(section='## Deploy targets'):
+    """[(name or None, text)] of the ```yaml blocks in ``section`` of the role README."""
+    with io.open(README, encoding='utf-8') as handle:
+        lines = handle.read().split('\n')
+    start = lines.index(section)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith('## '))
+    blocks, index = [], start
+    while index < end:
+        if lines[index].strip() == '```yaml':
+            close = lines.index('```', index + 1)
+            marker = MARKER_RE.match(lines[index - 1].strip())
+            blocks.append((marker.group(1) if marker else None, '\n'.join(lines[index + 1:close]) + '\n'))
+            index = close
+        index += 1
+    return blocks
+
+
+def test_every_yaml_example_of_the_deploy_targets_is_run():
+    names = [name for name, _text in readme_blocks()]
+    assert sorted(names, key=str) == sorted(EXAMPLES), 'yaml blocks of "Deploy targets" without a run here: %s' % names
+
+
+def _overrides(sandbox, target, tag, domain, group, store):
+    """-e values pointing the example at the sandbox: the certificate, the store, web3's paths and reload."""
+    values = dict((k, v) for k, v in TARGET_VARS[target].items()
+                  if k not in ('cert_push_target', 'cert_push_command_files'))
+    values.update({
+        'cert_push_certificates': [{'name': tag, 'domains': [domain], 'group': group}],
+        'cert_push_store': str(store), 'cert_push_dest_dir': '{{ sandbox_cert_dir }}',
+        'cert_push_listen_address': '{{ sandbox_address }}',
+    })
+    return values
+
+
+@pytest.mark.parametrize('example', sorted(EXAMPLES))
+def test_readme_example_runs_as_written(sandbox, target_host, run_playbook, sandbox_dns, tmp_store, example):
+    target, group = EXAMPLES[example]
+    text = dict(readme_blocks())[example]
+    play = yaml.safe_load(text)[0]
+    assert play['hosts'] == group and play['roles'][0]['vars']['cert_push_target'] == target
+    info = target_host
+    tag = 'd' + uuid.uuid4().hex[:8]
+    domain = '%s.example.test' % tag
+    sandbox_dns.add_a(domain, sandbox['hosts']['web1']['address'])
+    cert_dir = os.path.join(info['cert_dir'], tag)
+    port = info[PORT_KEY[target]]
+    try:
+        issued = run_playbook(ISSUE, extra_vars={
+            'acme_directory': sandbox['acme']['directory'], 'acme_ca_bundle': sandbox['acme']['ca_bundle'],
+            'account_key': str(tmp_store / 'account.key'), 'store': str(tmp_store),
+            'webroot': sandbox['hosts']['web1']['webroot'], 'certificates': [{'name': tag, 'domains': [domain]}]})
+        assert issued.rc == 0, issued.explain()
+        if target == 'command':
+            user_site(info, cert_dir, tag, domain, port)
+        with open(sandbox['inventory']) as handle:
+            inventory = copy.deepcopy(yaml.safe_load(handle))
+        inventory['all']['children'][group] = {'hosts': {HOST: {}}}
+        result = run_playbook(text, extra_vars=_overrides(sandbox, target, tag, domain, group, tmp_store),
+                              inventory=inventory)
+        assert result.rc == 0, result.explain()
+        assert result.changed(HOST) > 0
+        want = store_fingerprint(tmp_store, tag)
+        assert served_at(sandbox, info['address'], port, domain) == want
+    finally:
+        cleanup_target(info, target, tag, cert_dir)
+        sandbox_dns.clear_a(domain)
+
+
+def test_an_unknown_target_is_refused_by_the_argument_spec(run_playbook):
+    result = run_playbook("""
+- name: An unknown deploy target
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: certpilot.tls.cert_push
+""", extra_vars={'cert_push_target': 'lighttpd'})
+    text = result.stdout + result.stderr
+    assert result.rc != 0, result.explain()
+    assert 'Validating arguments against arg spec' in text and 'cert_push_target' in text, result.explain()
+    assert 'lighttpd' in text and 'haproxy' in text, result.explain()
