@@ -80,6 +80,26 @@ def target_host(sandbox):
     return info
 
 
+@pytest.fixture
+def web3_name(sandbox):
+    """``web3.<net>.certpilot.test`` -> web3's address in /etc/hosts (the controller resolves the verify address)."""
+    address = sandbox['hosts'][HOST]['address']
+    name = '%s.n%s.certpilot.test' % (HOST, address.rsplit('.', 1)[0].replace('.', '-'))
+    line = '%s %s # certpilot-test\n' % (address, name)
+    with open('/etc/hosts') as handle:
+        present = line in handle.read()
+    if not present:
+        with open('/etc/hosts', 'a') as handle:
+            handle.write(line)
+    assert socket.gethostbyname(name) == address
+    yield name
+    if not present:
+        with open('/etc/hosts') as handle:
+            kept = [entry for entry in handle.readlines() if entry != line]
+        with open('/etc/hosts', 'w') as handle:
+            handle.writelines(kept)
+
+
 def roots_pem(sandbox):
     return ''.join(open(path).read() for path in sandbox['acme']['roots'])
 
@@ -245,8 +265,10 @@ def _key_part(path):
 
 
 @pytest.mark.parametrize('target', ['haproxy', 'apache', 'command'])
-def test_deploy_verify_then_nothing_changes(sandbox, deploy, tmp_path, target):
+def test_deploy_verify_then_nothing_changes(sandbox, deploy, tmp_path, web3_name, target):
     dep = deploy(target)
+    # the role verifies through a host name (resolved on the controller), not only an IP address
+    dep.inventory['all']['children']['webservers']['hosts'][HOST]['cert_push_verify_address'] = web3_name
     if target == 'command':
         # the user's virtual host serves its placeholder until the push
         with open(dep.info['default_cert']) as handle:
@@ -263,6 +285,7 @@ def test_deploy_verify_then_nothing_changes(sandbox, deploy, tmp_path, target):
     # the verification the role ran for web3 went to the target's port
     checks = first.task_results(VERIFY_TASK)[HOST]['tls_expiry']['results']
     assert [(c['port'], c['fingerprint_sha256'].replace(':', '').lower()) for c in checks] == [(dep.port, want)]
+    assert checks[0]['address'] == dep.info['address'] and checks[0]['server_name'] == dep.name
     install = first.task_results(INSTALL_TASK)[HOST]
     if target == 'haproxy':
         # one combined PEM, 0600 (created so, the transaction never chmods a wider file), fullchain then key
