@@ -15,12 +15,12 @@ description:
     a failure message calls the server).
   - V(nginx) - V([<nginx_binary>, -t, -q, -c, <nginx_conf>]).
   - V(haproxy) - V([<haproxy_binary>, -c, -q, -f, <haproxy_conf>]).
-  - V(apache) - V([<apache_ctl>, -t]), or V([<apache_ctl>, -f, <apache_conf>, -t]) when O(settings.apache_conf)
+  - V(apache) - V([<apache_ctl>, -t]), or V([<apache_ctl>, -f, <apache_conf>, -t]) when C(settings.apache_conf)
     is set.
-  - V(command) - O(settings.command_validate) (required, an argument list).
+  - V(command) - C(settings.command_validate) (required, an argument list).
   - The reload is the role's mechanism (C(reload) - V(service), V(command) or V(signal) - with C(reload_service),
     C(reload_command) (a string split on white space, or a list), C(reload_pid_file), C(reload_signal) and
-    C(reload_timeout)); the V(command) target with a non-empty O(settings.command_reload) runs that argument list.
+    C(reload_timeout)); the V(command) target with a non-empty C(settings.command_reload) runs that argument list.
   - Argument lists only - nothing goes through a shell.
 positional: settings
 options:

@@ -13,10 +13,10 @@ short_description: The configuration files a deploy target of the cert_push role
 description:
   - One dict per configuration file - C(id) (V(<host>:<dest>), the key of its rendered text), C(dest), C(mode)
     and C(template) (the role's template that renders it), plus what the template needs.
-  - V(nginx) - with O(settings.vhost), the server blocks of P(certpilot.tls.cert_push_server_blocks#filter).
-  - V(haproxy) - the crt-list O(settings.haproxy_crt_list) (C(entries) - C(pem), C(name), C(domains)), which
+  - V(nginx) - with C(settings.vhost), the server blocks of P(certpilot.tls.cert_push_server_blocks#filter).
+  - V(haproxy) - the crt-list C(settings.haproxy_crt_list) (C(entries) - C(pem), C(name), C(domains)), which
     the user's C(haproxy.cfg) names on its C(bind) line (C(crt-list <file>)); none when it is empty.
-  - V(apache) - with O(settings.vhost), one C(<VirtualHost>) per certificate in O(settings.apache_conf_dir)
+  - V(apache) - with C(settings.vhost), one C(<VirtualHost>) per certificate in C(settings.apache_conf_dir)
     (C(certpilot-<name>.conf)).
   - V(command) - none (the user's own configuration names the files).
   - Used by the P(certpilot.tls.cert_push#role) role.

@@ -16,9 +16,9 @@ description:
   - V(nginx) - the files of P(certpilot.tls.cert_push_files#filter).
   - V(haproxy) - one combined PEM per certificate, C(<haproxy_cert_dir>/<name>.pem) (fullchain, then key), with the
     key's mode.
-  - V(apache) - C(cert.pem), C(chain.pem) (when O(settings.chain)), C(fullchain.pem) and C(privkey.pem) in
+  - V(apache) - C(cert.pem), C(chain.pem) (when C(settings.chain)), C(fullchain.pem) and C(privkey.pem) in
     C(<dest_dir>/<name>/).
-  - V(command) - the files of O(settings.command_files), for each certificate; a relative C(path) is in
+  - V(command) - the files of C(settings.command_files), for each certificate; a relative C(path) is in
     C(<dest_dir>/<name>/), an absolute one may name the certificate with C({name}).
   - Used by the P(certpilot.tls.cert_push#role) role.
 positional: target, settings
