@@ -11,7 +11,10 @@
 - ``cert_push_mismatch``: the tls_expiry_facts result -> the endpoints not proven to serve it (fails closed);
 - ``cert_push_sftp_server_blocks`` / ``cert_push_sftp_targets``: the play hosts using the sftp transport ->
   their server blocks, and one certpilot.tls.sftp_push target each;
-- ``cert_push_nginx_test_argv``: the ``nginx -t -q -c <conf>`` command of both transports.
+- ``cert_push_nginx_test_argv``: the ``nginx -t -q -c <conf>`` command of both transports;
+- ``cert_push_target_*`` (``cert_push_target``: nginx, haproxy, apache or command): the bundle parts, store files,
+  configuration files (rendered by the role's templates), validate command and reload of each target, and the
+  service reloaded by default.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -86,7 +89,8 @@ def server_blocks(certificates, host, conf_dir, listen_address, port):
     out = []
     for cert in _list(certificates, 'the certificates'):
         dest = '%s/certpilot-%s.conf' % (conf_dir, cert['name'])
-        out.append({'id': '%s:%s' % (host, dest), 'dest': dest, 'mode': SERVER_BLOCK_MODE, 'host': host,
+        out.append({'id': '%s:%s' % (host, dest), 'dest': dest, 'mode': SERVER_BLOCK_MODE, 'template': 'vhost.conf.j2',
+                    'host': host,
                     'name': cert['name'], 'domains': list(cert.get('domains') or []),
                     'fullchain': cert['fullchain'], 'privkey': cert['privkey'],
                     'listen_address': listen_address, 'port': port})
@@ -100,19 +104,30 @@ def _rendered(block, rendered):
         raise AnsibleFilterError('the server block %s was not rendered' % block['id'])
 
 
+def _concatenate(pieces):
+    """One file of several PEM parts, each on its own lines (haproxy's fullchain + key); one part as it is."""
+    if len(pieces) == 1:
+        return pieces[0]
+    return ''.join(piece if piece.endswith('\n') else piece + '\n' for piece in pieces if piece)
+
+
 def install_files(files, bundle, blocks=None, rendered=None):
     """``files`` of certpilot.tls.cert_files: the store files with their content, then the server blocks.
 
     ``bundle`` is the registered certpilot.tls.cert_bundle (its ``bundle`` holds the contents, keys included:
     use this inline in the task's arguments, never in a fact); private keys go into ``secret_content``.
+    A file with ``parts`` gets them concatenated in that order (haproxy's combined PEM: fullchain, then key).
     """
     contents = (bundle or {}).get('bundle') or {}
     out = []
     for item in _list(files, 'the files'):
-        try:
-            data = contents[item['name']][item['part']]
-        except (KeyError, TypeError):
-            raise AnsibleFilterError('the bundle has no %s of %s' % (item.get('part'), item.get('name')))
+        pieces = []
+        for part in item.get('parts') or [item.get('part')]:
+            try:
+                pieces.append(contents[item['name']][part])
+            except (KeyError, TypeError):
+                raise AnsibleFilterError('the bundle has no %s of %s' % (part, item.get('name')))
+        data = _concatenate(pieces)
         out.append({'dest': item['dest'], 'mode': item['mode'], ('secret_content' if item['secret'] else 'content'): data})
     for block in _list(blocks, 'the server blocks'):
         out.append({'dest': block['dest'], 'mode': block['mode'], 'content': _rendered(block, rendered)})
@@ -195,6 +210,10 @@ def _sftp_hosts(play_hosts, hostvars, groups, certificates, settings):
         hv = hostvars[host] if host in hostvars else {}
         if hv.get('cert_push_transport', 'ansible') != 'sftp':
             continue
+        target = hv.get('cert_push_target', settings.get('target', 'nginx'))
+        if target != 'nginx':
+            raise AnsibleFilterError('%s: cert_push_target=%s needs the ansible transport (the sftp transport deploys '
+                                     'to nginx only)' % (host, target))
         conf = dict(settings)
         for key in PER_HOST:
             conf[key] = hv.get('cert_push_' + key, settings[key])
@@ -264,3 +283,228 @@ def sftp_targets(play_hosts, hostvars, groups, certificates, settings, rendered=
                     'validate_command': ' '.join(nginx_test_argv(conf['nginx_binary'], conf['nginx_conf'])),
                     'reload': _reload(hv, conf)})
     return out
+
+
+# ------------------------------------------------------------------ deploy targets (cert_push_target)
+
+TARGETS = ('nginx', 'haproxy', 'apache', 'command')
+PARTS = ('cert', 'chain', 'fullchain', 'privkey')
+SECRET_PARTS = ('privkey',)
+# What a failure message calls the server of each target.
+SERVER_LABELS = {'nginx': 'nginx', 'haproxy': 'haproxy', 'apache': 'apache', 'command': 'the server'}
+# The settings target_* need (cert_push_<key> without the prefix), by target.
+TARGET_SETTINGS = {
+    'nginx': ('chain', 'cert_mode', 'key_mode', 'vhost', 'nginx_binary', 'nginx_conf', 'nginx_conf_dir'),
+    'haproxy': ('key_mode', 'haproxy_binary', 'haproxy_conf', 'haproxy_cert_dir', 'haproxy_crt_list'),
+    'apache': ('chain', 'cert_mode', 'key_mode', 'vhost', 'apache_ctl', 'apache_conf', 'apache_conf_dir'),
+    'command': ('cert_mode', 'key_mode', 'dest_dir', 'command_files', 'command_validate', 'command_reload'),
+}
+RELOAD_SETTINGS = ('reload', 'reload_service', 'reload_command', 'reload_pid_file', 'reload_signal', 'reload_timeout')
+
+
+def _target(target):
+    if target not in TARGETS:
+        raise AnsibleFilterError('cert_push_target must be one of %s, got %r' % (', '.join(TARGETS), target))
+    return target
+
+
+def _settings(target, settings, extra=()):
+    settings = settings if isinstance(settings, dict) else {}
+    missing = [key for key in TARGET_SETTINGS[target] + tuple(extra) if key not in settings]
+    if missing:
+        raise AnsibleFilterError('the %s target settings lack %s' % (target, ', '.join('cert_push_' + key for key in missing)))
+    return settings
+
+
+def _argv(value, what):
+    if value is None or value == '':
+        return []
+    if not isinstance(value, list) or not all(isinstance(arg, str) for arg in value):
+        raise AnsibleFilterError('%s must be a list of strings (an argument list, no shell), got %r' % (what, value))
+    return list(value)
+
+
+def _layout(layout):
+    """The checked ``cert_push_command_files``: ``path`` (relative to <dest_dir>/<name>/, or absolute with
+    ``{name}``), ``parts`` (concatenated in that order) and ``mode`` (default 0600 with a key, else cert_mode)."""
+    items = _list(layout, 'cert_push_command_files')
+    out = []
+    for index, item in enumerate(items):
+        what = 'cert_push_command_files[%d]' % index
+        if not isinstance(item, dict):
+            raise AnsibleFilterError('%s must be a dict with path and parts' % what)
+        unknown = sorted(set(item) - set(('path', 'parts', 'mode')))
+        if unknown:
+            raise AnsibleFilterError('%s has unknown keys %s (path, parts, mode)' % (what, ', '.join(unknown)))
+        path = item.get('path')
+        if not isinstance(path, str) or not path or path.endswith('/'):
+            raise AnsibleFilterError('%s needs a file path' % what)
+        if '..' in path.split('/'):
+            raise AnsibleFilterError('%s: the path %s must not contain ..' % (what, path))
+        try:
+            path.format(name='x')
+        except (KeyError, IndexError, ValueError):
+            raise AnsibleFilterError('%s: the path %s may only use the placeholder {name}' % (what, path))
+        parts = item.get('parts')
+        if isinstance(parts, str):
+            parts = [parts]
+        if not isinstance(parts, list) or not parts or any(part not in PARTS for part in parts):
+            raise AnsibleFilterError('%s: parts must be a non-empty list of %s, got %r' % (what, ', '.join(PARTS), parts))
+        out.append({'path': path, 'parts': list(parts), 'mode': item.get('mode')})
+    if not out:
+        raise AnsibleFilterError('cert_push_target=command needs cert_push_command_files (which files to write where)')
+    return out
+
+
+def target_service(target, nginx_service='nginx', haproxy_service='haproxy', apache_service='apache2'):
+    """The service reloaded by default (``cert_push_reload_service``): nginx's, haproxy's or apache's.
+
+    The ``command`` target has no service of its own; it gets nginx's name, like before targets existed.
+    """
+    return {'haproxy': haproxy_service, 'apache': apache_service}.get(_target(target), nginx_service)
+
+
+def target_parts(target, chain=True, layout=None):
+    """The parts of certpilot.tls.cert_bundle the target's files need (its ``include``)."""
+    target = _target(target)
+    if target == 'nginx':
+        return ['fullchain', 'privkey'] + (['chain'] if chain else [])
+    if target == 'haproxy':
+        return ['fullchain', 'privkey']
+    if target == 'apache':
+        return ['cert', 'fullchain', 'privkey'] + (['chain'] if chain else [])
+    wanted = set(part for item in _layout(layout) for part in item['parts'])
+    return [part for part in PARTS if part in wanted]
+
+
+def _file(cert, parts, dest, mode):
+    secret = any(part in SECRET_PARTS for part in parts)
+    item = {'name': cert['name'], 'dest': dest, 'mode': mode, 'secret': secret}
+    if len(parts) == 1:
+        item.update(part=parts[0], src='%s/%s.pem' % (cert['src'], parts[0]))
+    else:
+        item['parts'] = list(parts)
+    return item
+
+
+def target_files(certificates, target, settings):
+    """The store files a host gets for ``target`` (the nginx files are those of ``store_files``).
+
+    Each has ``name``, ``part`` (one part of certpilot.tls.cert_bundle) or ``parts`` (several, concatenated:
+    haproxy's combined PEM is ``fullchain`` + ``privkey``), ``dest``, ``mode`` and ``secret`` (true when it holds
+    the key: it goes into ``secret_content`` and is created with its mode, never chmod'ed afterwards).
+    """
+    target = _target(target)
+    settings = _settings(target, settings)
+    certs = _list(certificates, 'the certificates')
+    if target == 'nginx':
+        return store_files(certs, settings['chain'], settings['cert_mode'], settings['key_mode'])
+    out = []
+    if target == 'haproxy':
+        for cert in certs:
+            out.append(_file(cert, ['fullchain', 'privkey'], '%s/%s.pem' % (settings['haproxy_cert_dir'], cert['name']),
+                             settings['key_mode']))
+        return out
+    if target == 'apache':
+        for cert in certs:
+            names = ['cert'] + (['chain'] if settings['chain'] else []) + ['fullchain']
+            for part in names:
+                out.append(_file(cert, [part], '%s/%s.pem' % (cert['dir'], part), settings['cert_mode']))
+            out.append(_file(cert, ['privkey'], cert['privkey'], settings['key_mode']))
+        return out
+    layout = _layout(settings['command_files'])
+    seen = {}
+    for cert in certs:
+        for item in layout:
+            path = item['path'].format(name=cert['name'])
+            dest = path if path.startswith('/') else '%s/%s' % (cert['dir'], path)
+            if dest in seen:
+                raise AnsibleFilterError('cert_push_command_files: %s and %s both write %s (use {name} in an absolute '
+                                         'path)' % (seen[dest], cert['name'], dest))
+            seen[dest] = cert['name']
+            secret = any(part in SECRET_PARTS for part in item['parts'])
+            mode = item['mode'] or (settings['key_mode'] if secret else settings['cert_mode'])
+            out.append(_file(cert, item['parts'], dest, str(mode)))
+    return out
+
+
+def target_configs(certificates, target, host, settings, listen_address='', port=443):
+    """The configuration files of ``target`` the role renders with a template (``template``, ``id``, ``dest``):
+
+    - nginx: the optional server blocks (``cert_push_vhost``), as ``server_blocks``;
+    - haproxy: one crt-list (``cert_push_haproxy_crt_list``) naming every combined PEM with its server names;
+    - apache: the optional ``<VirtualHost>`` per certificate (``cert_push_vhost``) in ``cert_push_apache_conf_dir``;
+    - command: none (the user's configuration names the files).
+    """
+    target = _target(target)
+    settings = _settings(target, settings)
+    certs = _list(certificates, 'the certificates')
+    if target == 'nginx':
+        if not settings['vhost']:
+            return []
+        return server_blocks(certs, host, settings['nginx_conf_dir'], listen_address, port)
+    if target == 'haproxy':
+        dest = settings['haproxy_crt_list']
+        if not dest:
+            return []
+        entries = [{'pem': '%s/%s.pem' % (settings['haproxy_cert_dir'], cert['name']), 'name': cert['name'],
+                    'domains': list(cert.get('domains') or [])} for cert in certs]
+        return [{'id': '%s:%s' % (host, dest), 'dest': dest, 'mode': SERVER_BLOCK_MODE, 'template': 'haproxy_crt_list.j2',
+                 'host': host, 'entries': entries}]
+    if target == 'apache':
+        if not settings['vhost']:
+            return []
+        out = []
+        for block in server_blocks(certs, host, settings['apache_conf_dir'], listen_address, port):
+            # Apache matches wildcards in ServerAlias only: the ServerName is the first exact name
+            exact = [domain for domain in block['domains'] if not domain.startswith('*.')]
+            server_name = exact[0] if exact else block['domains'][0][2:] if block['domains'] else host
+            block.update(template='apache_vhost.conf.j2', server_name=server_name,
+                         aliases=[domain for domain in block['domains'] if domain != server_name])
+            out.append(block)
+        return out
+    return []
+
+
+def reload_spec(settings):
+    """The ``reload`` option of certpilot.tls.cert_files from the role's reload settings (any target)."""
+    settings = settings if isinstance(settings, dict) else {}
+    missing = [key for key in RELOAD_SETTINGS if key not in settings]
+    if missing:
+        raise AnsibleFilterError('the reload settings lack %s' % ', '.join('cert_push_' + key for key in missing))
+    command = settings['reload_command']
+    if isinstance(command, str):
+        command = command.split()
+    return {'mechanism': settings['reload'], 'service': settings['reload_service'],
+            'command': _argv(command, 'cert_push_reload_command'), 'pid_file': settings['reload_pid_file'],
+            'signal': settings['reload_signal'], 'timeout': _int(settings['reload_timeout'], 'cert_push_reload_timeout')}
+
+
+def target_commands(target, settings):
+    """``validate_command`` and ``reload`` of certpilot.tls.cert_files for ``target``.
+
+    - nginx: ``nginx -t -q -c <conf>``; haproxy: ``haproxy -c -q -f <conf>``; apache: ``apachectl -t``
+      (``apachectl -f <conf> -t`` when ``cert_push_apache_conf`` is set); command: ``cert_push_command_validate``
+      (required, an argument list).
+    - The reload is the role's mechanism (``cert_push_reload``: service, command or signal), except for the
+      command target with a ``cert_push_command_reload`` argument list, which is run as the command.
+    """
+    target = _target(target)
+    settings = _settings(target, settings, RELOAD_SETTINGS)
+    reload = reload_spec(settings)
+    if target == 'nginx':
+        validate = nginx_test_argv(settings['nginx_binary'], settings['nginx_conf'])
+    elif target == 'haproxy':
+        validate = [settings['haproxy_binary'], '-c', '-q', '-f', settings['haproxy_conf']]
+    elif target == 'apache':
+        validate = [settings['apache_ctl']] + (['-f', settings['apache_conf']] if settings['apache_conf'] else []) + ['-t']
+    else:
+        validate = _argv(settings['command_validate'], 'cert_push_command_validate')
+        if not validate:
+            raise AnsibleFilterError('cert_push_target=command needs cert_push_command_validate (an argument list that '
+                                     'tests the configuration; a failure rolls the files back)')
+        command = _argv(settings['command_reload'], 'cert_push_command_reload')
+        if command:
+            reload = {'mechanism': 'command', 'service': reload['service'], 'command': command,
+                      'pid_file': reload['pid_file'], 'signal': reload['signal'], 'timeout': reload['timeout']}
+    return {'validate_command': validate, 'reload': reload, 'server': SERVER_LABELS[target]}

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 VENV=${VENV:-$ROOT/.venv}
 A2C_VENV=${A2C_VENV:-$ROOT/.venv-a2c}
 IMPORTER_VENV=${IMPORTER_VENV:-$ROOT/.venv-importer}
-APT_PACKAGES=(pebble nginx-light openssh-server openssh-client sudo curl openssl iproute2
+APT_PACKAGES=(pebble nginx-light haproxy apache2 openssh-server openssh-client sudo curl openssl iproute2
               psmisc procps rsync git chromium fonts-dejavu-core)
 
 log() { printf '==> %s\n' "$*"; }
@@ -30,7 +30,8 @@ need_apt() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     log "installing apt packages: ${missing[*]}"
     $sudo apt-get update -qq
-    # policy-rc.d keeps Debian from starting the system nginx/sshd: the sandbox runs its own.
+    # policy-rc.d keeps Debian from starting the system nginx/sshd/haproxy/apache2 (apache2 would take :80):
+    # the sandbox runs its own, on its own addresses and ports.
     local policy=/usr/sbin/policy-rc.d created_policy=0
     if [ ! -e "$policy" ]; then
         printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
