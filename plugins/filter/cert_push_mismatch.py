@@ -11,9 +11,11 @@ author: certpilot.tls contributors
 version_added: 0.2.0
 short_description: The endpoints not proven to serve the certificate from the store
 description:
-  - The verdict is the one of M(certpilot.tls.tls_expiry_facts) (C(expect_match)).
-  - Fails closed - an endpoint with no result (the module failed), with an error, without an expectation or
-    with any other verdict than a match is listed.
+  - The verdict is the one of M(certpilot.tls.tls_expiry_facts) (C(expect_match)). With its
+    C(return_results=mismatches), an endpoint with an expectation that the module names in C(returned.matched)
+    is proven too.
+  - Fails closed - an endpoint with no result and not named as matched (the module failed), with an error,
+    without an expectation or with any other verdict than a match is listed.
   - Used by the P(certpilot.tls.cert_push#role) role.
 positional: served
 options:

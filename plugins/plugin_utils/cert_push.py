@@ -168,19 +168,28 @@ def _with_chain(fingerprint, chain):
 def mismatch(endpoint_list, served):
     """The expected endpoints not proven to serve the certificate and chain from the store.
 
-    The verdict is the module's (``expect_match``). Fails closed: an endpoint with no result (the module
+    The verdict is the module's (``expect_match``, or with ``return_results: mismatches`` its name in
+    ``returned.matched``). Fails closed: an endpoint with no result and not named as matched (the module
     failed), with an error, without an expectation or with any other verdict than a match is a mismatch.
     """
     served = served if isinstance(served, dict) else {}
+    facts = served.get('tls_expiry') or {}
     results = {}
-    for res in (served.get('tls_expiry') or {}).get('results') or []:
+    for res in facts.get('results') or []:
         if res.get('source', 'endpoint') == 'endpoint':
             results[res.get('name')] = res
+    # return_results=mismatches: the module names the endpoints whose expect matched instead of returning them
+    returned = facts.get('returned') or {}
+    matched = set(returned.get('matched') or []) if returned.get('mode') == 'mismatches' else set()
     missing = {'error': 'not verified: %s' % served.get('msg', 'no result')}
     out = []
     for endpoint in _list(endpoint_list, 'the endpoints'):
         cert = endpoint['name'].split('|')[0]
-        res = results.get(endpoint['name'], missing)
+        res = results.get(endpoint['name'])
+        if res is None:
+            if endpoint['name'] in matched and endpoint.get('expect') is not None:
+                continue
+            res = missing
         if res.get('expect_match') is True:
             continue
         expect = endpoint.get('expect')

@@ -141,6 +141,26 @@ def test_mismatch_fails_closed():
     ]
 
 
+def test_mismatch_with_return_results_mismatches_proves_each_endpoint_by_name():
+    names = [e['name'] for e in ENDPOINTS]
+    lean = {'tls_expiry': {'results': [], 'returned': {'mode': 'mismatches', 'matched': names}}}
+    # every endpoint that has an expectation and is named as matched is proven...
+    got = f.mismatch(ENDPOINTS, lean)
+    assert [m['server_name'] for m in got] == [e['server_name'] for e in ENDPOINTS if e.get('expect') is None]
+    # ...one the module did not name is not, whatever else is there (fail closed)
+    partial = {'tls_expiry': {'results': [], 'returned': {'mode': 'mismatches', 'matched': names[1:]}}}
+    assert ENDPOINTS[0]['server_name'] in [m['server_name'] for m in f.mismatch(ENDPOINTS, partial)]
+    assert f.mismatch(ENDPOINTS[:1], partial)[0]['error'] == 'not verified: no result'
+    # names only count in that mode: a full result must carry the verdict itself
+    other = {'tls_expiry': {'results': [], 'returned': {'mode': 'full', 'matched': names}}}
+    assert len(f.mismatch(ENDPOINTS, other)) == len(ENDPOINTS)
+    # a returned mismatch wins over a stale name
+    wrong = {'tls_expiry': {'results': [{'name': names[0], 'expect_match': False, 'fingerprint_sha256': 'd' * 64,
+                                         'expect_error': 'other leaf'}],
+                            'returned': {'mode': 'mismatches', 'matched': names}}}
+    assert f.mismatch(ENDPOINTS[:1], wrong)[0]['error'] == 'other leaf'
+
+
 def test_mismatch_when_the_module_failed_or_was_not_run():
     got = f.mismatch(ENDPOINTS[:1], {'failed': True, 'msg': 'unsupported option'})
     assert got[0]['error'] == 'not verified: unsupported option' and got[0]['served'] is None
