@@ -47,6 +47,30 @@ def atomic_write(path, data, mode=0o644):
     return True
 
 
+def atomic_write_stream(path, write, mode=0o644):
+    """Like ``atomic_write``, for data too large to hold twice: ``write(handle)`` writes it to a binary handle.
+
+    The temp file (same directory, ``mode`` from the start, never through a symlink at ``path``: the rename
+    replaces the link) is fsynced and renamed over ``path``; on any error it is removed and ``path`` is untouched.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, 'wb') as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)
+
+
 def fsync_dir(directory):
     # The rename is only durable once the directory entry is on disk too.
     try:

@@ -24,7 +24,7 @@ import json
 import os
 
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write
+from ansible_collections.certpilot.tls.plugins.module_utils.common.files import atomic_write_stream
 from ansible_collections.certpilot.tls.plugins.module_utils.tls import judge
 
 RETURN_MODES = ('full', 'problems', 'summary', 'mismatches')
@@ -135,12 +135,29 @@ def write_results_file(path, facts, mode=0o640):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CertpilotError('results_file %s: directory %s does not exist' % (path, directory))
-    data = json.dumps(facts, indent=1, sort_keys=True) + '\n'
+    counter = {'bytes': 0}
+
+    def write(handle):
+        # Streamed: 50,000 results are about 100 MB of JSON, never held as one string (nor twice).
+        pending, size = [], 0
+        for chunk in json.JSONEncoder(indent=1, sort_keys=True).iterencode(facts):
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= 65536:
+                data = ''.join(pending).encode('utf-8')
+                counter['bytes'] += len(data)
+                handle.write(data)
+                pending, size = [], 0
+        pending.append('\n')
+        data = ''.join(pending).encode('utf-8')
+        counter['bytes'] += len(data)
+        handle.write(data)
+
     try:
-        atomic_write(path, data, mode=mode)
+        atomic_write_stream(path, write, mode=mode)
     except (IOError, OSError) as exc:
         raise CertpilotError('cannot write results_file %s: %s' % (path, exc.strerror or exc))
-    return len(data.encode('utf-8'))
+    return counter['bytes']
 
 
 def read_endpoints_file(path, reader=None):

@@ -15,3 +15,17 @@ def test_pem_to_ders_roundtrip(pki):
     assert pem_to_ders(bundle) == [pki.root.der, pki.inter.der]
     with pytest.raises(ValueError):
         pem_to_ders(b'-----BEGIN CERTIFICATE-----\n!!!notbase64\n-----END CERTIFICATE-----\n')
+
+
+def test_the_cache_is_bounded_and_keeps_what_is_used(pki):
+    from ansible_collections.certpilot.tls.plugins.module_utils.tls.certinfo import CertCache
+    cache = CertCache(size=3)
+    leaves = [pki.leaf('l%d.unit.test' % i) for i in range(5)]
+    inter = cache.get(pki.inter.der)
+    for leaf in leaves:
+        assert cache.get(leaf.der).der == leaf.der
+        assert cache.get(pki.inter.der) is inter  # used all the time: never evicted
+    assert len(cache) == 3
+    assert cache.get(leaves[-1].der) is cache.get(leaves[-1].der)
+    assert cache.get(leaves[0].der).der == leaves[0].der  # evicted, parsed again, still right
+    assert len(cache) == 3

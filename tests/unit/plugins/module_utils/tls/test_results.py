@@ -85,6 +85,19 @@ def test_results_file_is_atomic_with_its_mode(tmp_path):
     assert 'does not exist' in err.value.msg
 
 
+def test_a_large_results_file_is_streamed_and_a_failed_write_leaves_the_old_one(tmp_path):
+    facts = _fake_results(2000)  # about 1 MB: many 64 KB pieces
+    target = tmp_path / 'r.json'
+    size = res.write_results_file(str(target), facts)
+    assert json.loads(target.read_text()) == facts and size == target.stat().st_size > 10 ** 6
+    before = target.read_bytes()
+    broken = dict(facts, results=facts['results'] + [{'name': 'x', 'status': 'ok', 'bad': object()}])
+    with pytest.raises(TypeError):
+        res.write_results_file(str(target), broken)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith('.tmp')] == []
+
+
 def test_parse_mode_and_endpoints_file(tmp_path):
     assert res.parse_mode('0600') == 0o600 and res.parse_mode(0o640) == 0o640
     for bad in ('0755', '0400', 'rw', True):
