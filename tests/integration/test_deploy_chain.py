@@ -76,10 +76,14 @@ def test_right_leaf_with_a_wrong_chain_is_rolled_back(sandbox, run_playbook, sce
     assert first.rc == 0, first.explain()
     cert = sc.certs[0]
     old = store_fingerprint(sc.store, cert['name'])
-    good = first.task_results(VERIFY_TASK)['web1']['tls_expiry']['results']
-    assert [r['expect_match'] for r in good] == [True], first.explain()
-    assert good[0]['served_chain_sha256'] == _store_chain(sc.store, cert['name'])
-    assert good[0]['served_chain_sha256'], 'pebble issues through an intermediate; the chain must not be empty'
+    good = first.task_results(VERIFY_TASK)['web1']['tls_expiry']
+    # only what did not match comes back: nothing; the module names the endpoint whose leaf AND chain matched
+    assert good['results'] == [] and good['returned']['matched'] == ['%s|%s' % (cert['name'], cert['domains'][0])], \
+        first.explain()
+    expected = first.task_results('Work out the files, server blocks and endpoints of this host')['web1'][
+        'ansible_facts']['_cert_push_endpoints']
+    assert [e['expect']['chain_sha256'] for e in expected] == [_store_chain(sc.store, cert['name'])]
+    assert expected[0]['expect']['chain_sha256'], 'pebble issues through an intermediate; the chain must not be empty'
 
     info = sandbox['hosts']['web1']
     cert_dir = os.path.join(info['cert_dir'], cert['name'])

@@ -283,9 +283,13 @@ def test_deploy_verify_then_nothing_changes(sandbox, deploy, tmp_path, web3_name
     web2 = dep.sc.certs_of('web2')[0]
     assert served(sandbox, 'web2', web2['domains'][0]) == store_fingerprint(dep.sc.store, web2['name'])
     # the verification the role ran for web3 went to the target's port
-    checks = first.task_results(VERIFY_TASK)[HOST]['tls_expiry']['results']
-    assert [(c['port'], c['fingerprint_sha256'].replace(':', '').lower()) for c in checks] == [(dep.port, want)]
-    assert checks[0]['address'] == dep.info['address'] and checks[0]['server_name'] == dep.name
+    verified = first.task_results(VERIFY_TASK)[HOST]['tls_expiry']
+    checks = first.task_results('Work out the files, server blocks and endpoints of this host')[HOST][
+        'ansible_facts']['_cert_push_endpoints']
+    assert [(c['port'], c['expect']['fingerprint_sha256']) for c in checks] == [(dep.port, want)]
+    assert checks[0]['server_name'] == dep.name
+    # nothing came back as a mismatch, and the module names the endpoint it proved
+    assert verified['results'] == [] and verified['returned']['matched'] == [checks[0]['name']]
     install = first.task_results(INSTALL_TASK)[HOST]
     if target == 'haproxy':
         # one combined PEM, 0600 (created so, the transaction never chmods a wider file), fullchain then key
