@@ -13,9 +13,9 @@ short_description: What the ACME step did, as the few lines a job log should sho
 description:
   - Turns C(acme_certificates_result) (see the P(certpilot.tls.acme_certificates#role) role) into a list of lines.
   - The first line counts the certificates issued, due (not issued), failed and up to date.
-  - Then one line per certificate that had something to do - C(<name>: issued), C(<name>: due: <reason>), with
+  - "Then one line per certificate that had something to do - C(<name>: issued) or C(<name>: due: <reason>), with
     C( - ERROR <error>) when it failed - sorted by name. The certificates that are up to date get a line only
-    with O(show_up_to_date).
+    with O(show_up_to_date)."
   - One task prints them all, so a nightly run over 500 certificates shows a few lines, not 500 loop items.
 options:
   _input:
