@@ -38,12 +38,21 @@ def _inventory(sandbox, tmp_path):
     """The sandbox inventory, with appliance1 on the sftp transport and web3 able to run the ACME modules."""
     with open(sandbox['inventory']) as handle:
         inv = yaml.safe_load(handle)
-    hosts = {}
+    # A host can be listed in several groups (web3 is also in haproxy_hosts and apache_hosts), and the entries
+    # are merged in an order of Ansible's choosing: set the variables on every entry of the host.
+    entries = dict((name, []) for name in (ACME_HOST, 'appliance1'))
     for group in inv['all']['children'].values():
-        hosts.update(group.get('hosts') or {})
-    # the ACME host needs the runtime dependencies (requests, cryptography): this venv's Python
-    hosts[ACME_HOST]['ansible_python_interpreter'] = os.path.join(helpers.VENV_BIN, 'python')
-    hosts['appliance1']['cert_push_transport'] = 'sftp'
+        for name, host_vars in (group.get('hosts') or {}).items():
+            if name in entries:
+                if host_vars is None:
+                    host_vars = group['hosts'][name] = {}
+                entries[name].append(host_vars)
+    assert all(entries.values()), entries
+    for host_vars in entries[ACME_HOST]:
+        # the ACME host needs the runtime dependencies (requests, cryptography): this venv's Python
+        host_vars['ansible_python_interpreter'] = os.path.join(helpers.VENV_BIN, 'python')
+    for host_vars in entries['appliance1']:
+        host_vars['cert_push_transport'] = 'sftp'
     path = tmp_path / 'inventory.yml'
     path.write_text(yaml.safe_dump(inv))
     return str(path)
