@@ -193,9 +193,11 @@ class ProgressAction(ActionBase):
     ITEM_ARGS = ()
     BULK_FILE_ARGS = ()
     ALL_WHEN_OMITTED = ()  # options whose absence means "every item the module finds" (count unknown)
+    # This module's own defaults of DEFAULTS' task vars (a file is cheaper than a TLS handshake or an ACME order).
+    OWN_DEFAULTS = {}
 
     def _task_var(self, task_vars, name):
-        value = task_vars.get(name, DEFAULTS[name])
+        value = task_vars.get(name, self.OWN_DEFAULTS.get(name, DEFAULTS[name]))
         if isinstance(value, str) and self._templar is not None:
             value = self._templar.template(value)
         return value

@@ -191,10 +191,12 @@ def log(msg):
 class Pebble:
     """A private pebble configured like the sandbox one (or the sandbox pebble itself)."""
 
-    def __init__(self, sandbox, workdir, use_sandbox=False, port=14900):
+    def __init__(self, sandbox, workdir, use_sandbox=False, port=14900, nonce_reject=None):
         self.sandbox = sandbox
         self.proc = None
-        self.nonce_reject = int(sandbox['acme'].get('nonce_reject_percent', 0))
+        self.nonce_reject = int(sandbox['acme'].get('nonce_reject_percent', 0)) if nonce_reject is None else nonce_reject
+        if use_sandbox and nonce_reject is not None:
+            raise SystemExit('--nonce-reject needs the benchmark\'s own pebble (not --sandbox-pebble)')
         self.ca_bundle = sandbox['acme']['ca_bundle']
         if use_sandbox:
             self.directory = sandbox['acme']['directory']
@@ -334,6 +336,8 @@ def main():
     parser.add_argument('--noop-runs', type=int, default=3, help='no-op runs of ours (median reported)')
     parser.add_argument('--latency-ms', type=int, default=0,
                         help='round-trip time added in front of pebble by tests/bench/latency_proxy.py (0: none)')
+    parser.add_argument('--nonce-reject', type=int, default=None, metavar='PERCENT',
+                        help="pebble's nonce reject rate (default: the sandbox's, 30)")
     args = parser.parse_args()
 
     sandbox_json = os.environ.get('CERTPILOT_SANDBOX_JSON') or os.path.join(REPO, '.sandbox', 'sandbox.json')
@@ -343,7 +347,7 @@ def main():
         raise SystemExit('.venv-bench is missing: run `make bench-venv`')
     workdir = tempfile.mkdtemp(prefix='bench-acme-')
     webroot = sandbox['hosts']['web1']['webroot']
-    pebble = Pebble(sandbox, workdir, use_sandbox=args.sandbox_pebble)
+    pebble = Pebble(sandbox, workdir, use_sandbox=args.sandbox_pebble, nonce_reject=args.nonce_reject)
     pebble.start()
     proxy = None
     if args.latency_ms > 0:

@@ -12,7 +12,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 
 try:
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import NameOID, ExtensionOID
 except ImportError:  # pragma: no cover - reported by the modules
     pass
@@ -61,10 +61,6 @@ def san_identifiers(extensions):
 
 def cert_identifiers(cert):
     return san_identifiers(cert.extensions)
-
-
-def fingerprint_sha256(cert):
-    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def common_name(name):

@@ -92,7 +92,7 @@ class Finalizer(CertificateWorkflow):
                   'fullchain_path': self.store.path(name, 'fullchain.pem'), 'key_path': self.store.path(name, 'privkey.pem')}
         if cert is not None:
             result.update({'serial': '%x' % cert.serial_number, 'not_after': iso_z(x509lib.not_after(cert)),
-                           'fingerprint_sha256': certlib.fingerprint_sha256(cert)})
+                           'fingerprint_sha256': x509lib.fingerprint_sha256(cert)})
         return result
 
     def _fail(self, name, stored, order_url, authz_urls, exc):

@@ -244,8 +244,11 @@ def write_atomic(sftp, dest, data, mode, directory_mode=0o755):
         raise
 
 
-def apply(sftp, states):
-    """Make every changed file as wanted; raise on the first error (``install_transaction`` restores)."""
+def apply(sftp, states, on_applied=None):
+    """Make every changed file as wanted; raise on the first error (``install_transaction`` restores).
+
+    ``on_applied(state)`` is called after each changed file (progress counting).
+    """
     for state in states:
         if not state.changed:
             continue
@@ -257,3 +260,5 @@ def apply(sftp, states):
         else:
             write_atomic(sftp, spec.dest, spec.data, spec.mode, directory_mode_for(spec))
         state.applied = True
+        if on_applied is not None:
+            on_applied(state)

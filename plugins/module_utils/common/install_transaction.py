@@ -27,6 +27,7 @@ the deadline, with back-off) and restores then; nothing is retried on the forwar
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import posixpath
 import re
 
@@ -141,6 +142,19 @@ def _remove_temporaries(fs, directory, names):
                 pass  # gone already
 
 
+class NoProgress(object):
+    """The progress interface (``common.parallel.ProgressWriter``) doing nothing: no progress file was asked for."""
+
+    def begin(self, label):
+        return None
+
+    def end(self, token, failed, count=True):
+        pass
+
+    def add_done(self, count=1):
+        pass
+
+
 class TransactionResult(object):
     def __init__(self):
         self.states = []
@@ -167,7 +181,9 @@ class InstallTransaction(object):
 
     def __init__(self, fs, specs, backups=None, runner=None, validate=None, validate_timeout=60,
                  reload=None, verify=None, deadline=None, reconnect=None, extra_change=None,
-                 directory_mode=0o755, group_given=False):
+                 directory_mode=0o755, group_given=False, progress=None):
+        """``progress``: a ``common.parallel.ProgressWriter`` counting files done (a plan that finds a file up to
+        date, a write); validate, reload and verify show as the step running. Labels are paths and step names."""
         names = [s.dest for s in specs]
         duplicates = sorted(set(n for n in names if names.count(n) > 1))
         if duplicates:
@@ -187,6 +203,7 @@ class InstallTransaction(object):
         self.extra_change = extra_change
         self.directory_mode = directory_mode
         self.group_given = group_given
+        self.progress = progress or NoProgress()
         self._entries = []
         self._reload_started = False
 
@@ -198,6 +215,14 @@ class InstallTransaction(object):
         if left <= 0:
             raise CommandTimeout('the deadline of %ss ran out' % self.deadline.seconds)
         return max(1.0, left)
+
+    @contextlib.contextmanager
+    def _step(self, label):
+        token = self.progress.begin(label)
+        try:
+            yield
+        finally:
+            self.progress.end(token, False, count=False)
 
     def _fail(self, step, msg, result, **details):
         result.step = step
@@ -214,7 +239,8 @@ class InstallTransaction(object):
         result = TransactionResult()
         result.step = 'plan'
         try:
-            states = plan(self.fs, self.specs)
+            with self._step('plan (%d files)' % len(self.specs)):
+                states = plan(self.fs, self.specs)
         except (IOError, OSError) as exc:
             self._fail('plan', 'step "plan" failed: cannot read the current files: %s' % _reason(exc), result)
         except CertpilotError as exc:
@@ -234,12 +260,15 @@ class InstallTransaction(object):
                 result.diff.append(diff)
         result.changed = any(s.changed for s in states) or bool(extra)
         if check_mode:
+            self.progress.add_done(len(states))
             return result
+        self.progress.add_done(sum(1 for state in states if not state.changed))
         if not result.changed:
             if self.verify is not None:
                 result.step = 'verify'
                 try:
-                    self._run_verify(states, result, changed=False)
+                    with self._step('verify'):
+                        self._run_verify(states, result, changed=False)
                 except TransactionFailed:
                     raise
                 except Exception as exc:  # pylint: disable=broad-except
@@ -258,15 +287,18 @@ class InstallTransaction(object):
             self._write(states)
             if self.validate:
                 step = result.step = 'validate'
-                self._run_validate(result)
+                with self._step('validate'):
+                    self._run_validate(result)
             if self.reload is not None:
                 step = result.step = 'reload'
                 self._reload_started = True
-                self.reload.run(self.fs, self.runner, self._timeout(self.reload.timeout))
+                with self._step('reload'):
+                    self.reload.run(self.fs, self.runner, self._timeout(self.reload.timeout))
                 result.reloaded = True
             if self.verify is not None:
                 step = result.step = 'verify'
-                self._run_verify(states, result, changed=True)
+                with self._step('verify'):
+                    self._run_verify(states, result, changed=True)
         except TransactionFailed:
             raise
         except Exception as exc:  # pylint: disable=broad-except
@@ -293,11 +325,14 @@ class InstallTransaction(object):
                 makedirs(self.fs, posixpath.dirname(state.spec.dest),
                          directory_mode_for(state.spec, self.directory_mode, self.group_given))
         deferred = getattr(self.fs, 'deferred_directory_sync', None)  # local files: one fsync per directory
+
+        def counted(dummy_state):
+            self.progress.add_done()
         if deferred is None:
-            apply(self.fs, states)
+            apply(self.fs, states, counted)
         else:
             with deferred():
-                apply(self.fs, states)
+                apply(self.fs, states, counted)
 
     def _run_validate(self, result):
         command = self.validate

@@ -30,6 +30,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import
 from ansible_collections.certpilot.tls.plugins.module_utils.common.files import fsync_dir
 from ansible_collections.certpilot.tls.plugins.module_utils.common.install_transaction import (
     CommandTimeout, InstallTransaction, finish)
+from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import progress_writer
 from ansible_collections.certpilot.tls.plugins.module_utils.common.reload import signal_number
 
 BACKUP_SUFFIX = '.certpilot-backup'
@@ -314,7 +315,7 @@ class LocalFileInstall(object):
         self.uid, self.gid = resolve_owner(owner, group)
         self.directory_mode = directory_mode
 
-    def transaction(self, validate_command=None, validate_timeout=60, reload=None, runner=None):
+    def transaction(self, validate_command=None, validate_timeout=60, reload=None, runner=None, progress=None):
         uid, gid = self.uid, self.gid
 
         def owner_change(state):
@@ -323,14 +324,26 @@ class LocalFileInstall(object):
             LocalFS(uid, gid), self.specs, backups=HardLinkBackups(),
             runner=runner or (LocalRunner(self.run_command) if self.run_command else None),
             validate=validate_command or None, validate_timeout=validate_timeout, reload=reload,
-            extra_change=owner_change, directory_mode=self.directory_mode, group_given=self.group_given)
+            extra_change=owner_change, directory_mode=self.directory_mode, group_given=self.group_given,
+            progress=progress)
 
     def run(self, check_mode=False, validate_command=None, keep_backups=True, reload=None, validate_timeout=60,
             runner=None):
-        """Install. ``keep_backups``: leave the backups for a later commit or rollback (``finish_local``)."""
-        transaction = self.transaction(validate_command, validate_timeout, reload, runner)
-        with interrupts_as_errors():
-            return transaction.run(check_mode=check_mode, defer_commit=keep_backups)
+        """Install. ``keep_backups``: leave the backups for a later commit or rollback (``finish_local``).
+
+        With ``CERTPILOT_PROGRESS_FILE`` set (the action plugin of ``cert_files`` on a long run), the files done and
+        the step running are kept in that progress document.
+        """
+        progress = progress_writer(len(self.specs))
+        transaction = self.transaction(validate_command, validate_timeout, reload, runner, progress)
+        if progress is not None:
+            progress.start()
+        try:
+            with interrupts_as_errors():
+                return transaction.run(check_mode=check_mode, defer_commit=keep_backups)
+        finally:
+            if progress is not None:
+                progress.stop()
 
 
 class Interrupted(CertpilotError):

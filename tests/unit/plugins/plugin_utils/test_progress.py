@@ -124,3 +124,13 @@ def test_strip_async_keys():
 def test_env_name_matches_module_side():
     from ansible_collections.certpilot.tls.plugins.module_utils.common import parallel
     assert progress.PROGRESS_ENV == parallel.PROGRESS_ENV
+
+
+def test_cert_files_watches_from_its_own_threshold_unless_the_task_var_says_otherwise():
+    from ansible_collections.certpilot.tls.plugins.action.cert_files import ActionModule
+    action = ActionModule.__new__(ActionModule)  # only _task_var is used: no task, connection or loader needed
+    action._templar = None
+    assert action._task_var({}, 'certpilot_progress_threshold') == 1000
+    assert action._task_var({'certpilot_progress_threshold': 7}, 'certpilot_progress_threshold') == 7
+    assert action._task_var({}, 'certpilot_progress_interval') == DEFAULTS['certpilot_progress_interval']
+    assert ActionModule.ITEM_ARGS == ('files',)

@@ -507,3 +507,55 @@ def test_a_commit_that_cannot_remove_its_backups_fails_naming_the_step():
     assert info.value.details['step'] == 'commit' and 'Permission denied' in info.value.msg
     assert 'the new files are in place and verified' in info.value.msg
     assert fs.content('/etc/c/cert.pem') == b'new cert\n'
+
+
+def test_progress_counts_files_and_names_the_running_step(tmp_path):
+    """Files up to date count at the plan, changed ones at their write; validate/reload/verify are steps, not items."""
+    from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import ProgressWriter
+    fs = FakeFS(dict(OLD, **{'/etc/c/same.conf': b'same\n'}))
+    specs = _specs() + [FileSpec('/etc/c/same.conf', b'same\n', 0o644)]
+    progress = ProgressWriter(str(tmp_path / 'progress.json'), len(specs))
+    seen = {}
+
+    class Watching(FakeRunner):
+        def run(self, command, timeout):
+            seen[command] = progress.document()
+            return super(Watching, self).run(command, timeout)
+
+    def verify(states):
+        seen['verify'] = progress.document()
+        return [{'ok': True}]
+    it.InstallTransaction(fs, specs, runner=Watching(), validate='validate', reload=RELOAD, verify=verify,
+                          progress=progress).run()
+    during = seen['validate']
+    assert (during['done'], during['left'], during['failed']) == (4, 0, 0)
+    assert during['oldest_running']['label'] == 'validate' and during['slowest'] is None
+    assert seen['verify']['oldest_running']['label'] == 'verify'
+    final = progress.document()
+    assert (final['done'], final['running'], final['oldest_running']) == (4, 0, None)
+
+
+def test_progress_of_a_failed_write_stops_at_the_files_written(tmp_path):
+    from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import ProgressWriter
+    fs = FakeFS(OLD)
+    fs.fail['write'] = 'new.conf'
+    progress = ProgressWriter(str(tmp_path / 'progress.json'), 3)
+    with pytest.raises(it.TransactionFailed):
+        _tx(fs, FakeRunner(), progress=progress).run()
+    doc = progress.document()
+    assert doc['done'] == 2 and doc['left'] == 1 and doc['running'] == 0
+    _assert_old(fs)
+
+
+def test_local_install_writes_the_progress_file_when_asked(tmp_path, monkeypatch):
+    import json
+    path = tmp_path / 'progress.json'
+    monkeypatch.setenv('CERTPILOT_PROGRESS_FILE', str(path))
+    specs = _local(tmp_path)
+    lf.LocalFileInstall(specs).run(keep_backups=False)
+    doc = json.loads(path.read_text())
+    assert (doc['total'], doc['done'], doc['left']) == (len(specs), len(specs), 0)
+    monkeypatch.delenv('CERTPILOT_PROGRESS_FILE')
+    path.unlink()
+    lf.LocalFileInstall(specs).run(keep_backups=False)
+    assert not path.exists()
