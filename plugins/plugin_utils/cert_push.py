@@ -252,7 +252,7 @@ def _reload(hv, conf):
     if mechanism == 'service':
         spec['service'] = conf['reload_service']
     elif mechanism == 'signal':
-        spec.update(pid_file=conf['reload_pid_file'], signal=conf['reload_signal'])
+        spec.update(pid_file=conf['reload_pid_file'], signal=conf['reload_signal'] or RELOAD_SIGNALS['nginx'])
     else:
         default = '%s -c %s -s reload' % (conf['nginx_binary'], conf['nginx_conf'])
         spec['command'] = hv.get('cert_push_reload_command', '') or default
@@ -308,6 +308,11 @@ TARGET_SETTINGS = {
     'apache': ('chain', 'cert_mode', 'key_mode', 'vhost', 'apache_ctl', 'apache_conf', 'apache_conf_dir'),
     'command': ('cert_mode', 'key_mode', 'dest_dir', 'command_files', 'command_validate', 'command_reload'),
 }
+# The signal that makes each server re-read its configuration without dropping connections, for
+# cert_push_reload=signal when cert_push_reload_signal is empty (the default): nginx HUP, HAProxy's master
+# USR2 (master-worker mode; HUP only dumps the state there), Apache USR1 (graceful; HUP restarts the children
+# at once). A command target's server is unknown: HUP, as before.
+RELOAD_SIGNALS = {'nginx': 'HUP', 'haproxy': 'USR2', 'apache': 'USR1', 'command': 'HUP'}
 RELOAD_SETTINGS = ('reload', 'reload_service', 'reload_command', 'reload_pid_file', 'reload_signal', 'reload_timeout')
 
 
@@ -496,11 +501,13 @@ def target_commands(target, settings):
       (``apachectl -f <conf> -t`` when ``cert_push_apache_conf`` is set); command: ``cert_push_command_validate``
       (required, an argument list).
     - The reload is the role's mechanism (``cert_push_reload``: service, command or signal), except for the
-      command target with a ``cert_push_command_reload`` argument list, which is run as the command.
+      command target with a ``cert_push_command_reload`` argument list, which is run as the command. An empty
+      ``cert_push_reload_signal`` is the target's graceful reload signal (``RELOAD_SIGNALS``).
     """
     target = _target(target)
     settings = _settings(target, settings, RELOAD_SETTINGS)
     reload = reload_spec(settings)
+    reload['signal'] = reload['signal'] or RELOAD_SIGNALS[target]
     if target == 'nginx':
         validate = nginx_test_argv(settings['nginx_binary'], settings['nginx_conf'])
     elif target == 'haproxy':

@@ -348,7 +348,7 @@ def test_roles_reload_nginx_by_signal_to_its_pid_file(sandbox, run_playbook, sce
                    'nginx_webroot_reload': 'signal', 'nginx_webroot_reload_pid_file': '{{ sandbox_nginx_pid }}'}
     first = run_playbook(RENEW, extra_vars=sc.extra_vars(**signal_vars))
     assert first.rc == 0, first.explain()
-    install = first.task_results('Install certificates, keys and server blocks in one call, test nginx and reload it')
+    install = first.task_results('Install certificates, keys and server configuration in one call, test the configuration and reload the server')
     assert install['web1']['reloaded'] is True
     assert install['web1']['transaction']['reload'] == {
         'mechanism': 'signal', 'pid_file': sandbox['hosts']['web1']['nginx_pid'], 'signal': 'HUP', 'timeout': 60}

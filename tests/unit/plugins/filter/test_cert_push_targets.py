@@ -142,6 +142,11 @@ def test_commands_per_target():
     assert spec['reload']['command'] == ['/usr/sbin/nginx', '-s', 'reload']
     spec = f.target_commands('haproxy', dict(SETTINGS, reload='signal', reload_pid_file='/run/h.pid', reload_signal='USR2'))
     assert (spec['reload']['mechanism'], spec['reload']['pid_file'], spec['reload']['signal']) == ('signal', '/run/h.pid', 'USR2')
+    # an empty signal is each target's graceful reload signal; a given one is kept as it is
+    for target, signal in (('nginx', 'HUP'), ('haproxy', 'USR2'), ('apache', 'USR1'), ('command', 'HUP')):
+        spec = f.target_commands(target, dict(SETTINGS, reload='signal', reload_pid_file='/run/x.pid', reload_signal=''))
+        assert spec['reload']['signal'] == signal, target
+    assert f.target_commands('apache', dict(SETTINGS, reload_signal='WINCH'))['reload']['signal'] == 'WINCH'
     # the command target without a reload argv uses the role's mechanism
     spec = f.target_commands('command', dict(SETTINGS, command_reload=[], reload='signal'))
     assert spec['reload']['mechanism'] == 'signal'
