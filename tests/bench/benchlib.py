@@ -108,10 +108,13 @@ def task_breakdown(timing, top=None):
     for task in timing.get('tasks', []):
         key = (task.get('play'), task['name'], task['action'])
         entry = merged.setdefault(key, {'play': task.get('play'), 'name': task['name'], 'action': task['action'],
-                                        'seconds': 0.0, 'count': 0, 'hosts': 0})
+                                        'seconds': 0.0, 'count': 0, 'hosts': 0, 'remote': False})
         entry['seconds'] += task.get('seconds') or 0.0
         entry['count'] += 1
-        entry['hosts'] = max(entry['hosts'], len([h for h in task['hosts'].values() if h.get('status') != 'skipped']))
+        ran = [name for name, h in task['hosts'].items() if h.get('status') != 'skipped']
+        entry['hosts'] = max(entry['hosts'], len(ran))
+        # on a host other than the controller (a delegate_to: localhost task of a web host still counts as remote)
+        entry['remote'] = entry['remote'] or any(name not in ('localhost', '127.0.0.1') for name in ran)
     rows = sorted(merged.values(), key=lambda r: -r['seconds'])
     for row in rows:
         row['seconds'] = round(row['seconds'], 3)
