@@ -130,7 +130,7 @@ def test_cert_files_watches_from_its_own_threshold_unless_the_task_var_says_othe
     from ansible_collections.certpilot.tls.plugins.action.cert_files import ActionModule
     action = ActionModule.__new__(ActionModule)  # only _task_var is used: no task, connection or loader needed
     action._templar = None
-    assert action._task_var({}, 'certpilot_progress_threshold') == 1000
+    assert action._task_var({}, 'certpilot_progress_threshold') == 4000
     assert action._task_var({'certpilot_progress_threshold': 7}, 'certpilot_progress_threshold') == 7
     assert action._task_var({}, 'certpilot_progress_interval') == DEFAULTS['certpilot_progress_interval']
     assert ActionModule.ITEM_ARGS == ('files',)
