@@ -32,6 +32,7 @@ def alicloud_argument_spec():
         alicloud_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_SLB_ENDPOINT'])),
         alicloud_cas_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_CAS_ENDPOINT'])),
         alicloud_alb_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_ALB_ENDPOINT'])),
+        alicloud_cdn_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_CDN_ENDPOINT'])),
         alicloud_signature_version=dict(type='str', choices=['v1', 'v3'],
                                         fallback=(env_fallback, ['ALICLOUD_SIGNATURE_VERSION'])),
         alicloud_ca_bundle=dict(type='path', fallback=(env_fallback, ['ALICLOUD_CA_BUNDLE'])),
@@ -43,14 +44,15 @@ def alicloud_argument_spec():
     )
 
 
-ENDPOINT_OPTIONS = {'slb': 'alicloud_endpoint', 'cas': 'alicloud_cas_endpoint', 'alb': 'alicloud_alb_endpoint'}
+ENDPOINT_OPTIONS = {'slb': 'alicloud_endpoint', 'cas': 'alicloud_cas_endpoint', 'alb': 'alicloud_alb_endpoint',
+                    'cdn': 'alicloud_cdn_endpoint'}
 
 
 def build_clients(params, products, log=None, session=None):
     """Resolve credentials once; return ``{product: RpcClient}`` sharing one overall deadline and one credential source.
 
     ``alicloud_signature_version`` (if set) applies to every product; otherwise each uses its default
-    (V1 for SLB, V3 for CAS and ALB).
+    (V1 for SLB, V3 for CAS, ALB and CDN).
     """
     deadline = Deadline(params.get('timeout') or 300)
     credentials, region = resolve_credentials(params, session=session, deadline=deadline)
