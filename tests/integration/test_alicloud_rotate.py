@@ -275,3 +275,33 @@ def test_no_secret_in_vvv_output(alicloud, slb_run, material):
     assert alicloud.secret_key not in text
     assert not [line for line in key_lines if line in text]
     assert _result(run)['certificate_id'] in text
+
+
+def test_docs_playbook_runs_as_written(alicloud, slb_run, material, tmp_path):
+    """docs/alibaba.md's rotation playbook, verbatim, with its documented variables pointed at the fakes."""
+    from test_docs_examples import yaml_blocks
+    first_line = '- name: Rotate the certificate on ALB listeners and CDN domains'
+    found = [text for rel, dummy, first, text in yaml_blocks() if rel == 'docs/alibaba.md' and first == first_line]
+    assert len(found) == 1, 'docs/alibaba.md no longer has the block starting %r' % first_line
+    playbook = tmp_path / 'docs-rotate.yml'
+    playbook.write_text(found[0])
+    name = 'docs-%s' % _uid()
+    old_cert, old_id, lid, domains = _world(alicloud, material, name)
+    tls = ListenerTls(alicloud, material, lid)
+    try:
+        new_cert, new_dir = material.issue('%s.example.test' % name)
+        store = os.path.dirname(new_dir)
+        extra = _vars(alicloud, new_dir, [lid], domains, [
+            {'host': '127.0.0.1', 'port': tls.port, 'server_name': '%s.example.test' % name}],
+            alicloud_rotate_store=store, alicloud_rotate_certificate_name=os.path.basename(new_dir))
+        for key in ('alicloud_rotate_certificate_src', 'alicloud_rotate_private_key_src'):
+            extra.pop(key)  # the documented store + certificate name are used
+        run = slb_run(str(playbook), extra_vars=extra)
+        assert run.rc == 0, run.explain()
+        res = one_result(run, 'Record the handshake results')['ansible_facts']['alicloud_rotate_result']
+        assert [h['status'] for h in res['handshakes']] == ['ok']
+        assert [s['listener_id'] for s in res['alb']['switched']] == [lid]
+        assert sorted(s['domain_name'] for s in res['cdn']['switched']) == sorted(domains)
+        assert tls.current_sha256() == _fp(new_cert)
+    finally:
+        tls.stop()
