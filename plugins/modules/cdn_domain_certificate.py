@@ -253,7 +253,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import cdn
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec, build_clients
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import (
+    alicloud_argument_spec, build_clients, exit_bulk)
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.pem import HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
@@ -308,13 +309,7 @@ def main():
         mine = result['results'][0]
         for key in ('domain_name', 'previous', 'current'):
             result[key] = mine.get(key)
-    if not module._diff:
-        result.pop('diff', None)
-    if result['failed_items']:
-        module.fail_json(msg='%d of %d CDN domains failed: %s' % (
-            len(result['failed_items']), len(specs),
-            '; '.join('%s: %s' % (f['domain_name'], f['msg']) for f in result['failed_items'])), **result)
-    module.exit_json(**result)
+    exit_bulk(module, result, len(specs), 'domain_name', 'CDN domains')
 
 
 if __name__ == '__main__':

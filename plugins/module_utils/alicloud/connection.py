@@ -70,3 +70,15 @@ def build_clients(params, products, log=None, session=None):
 def build_api(params, log=None, session=None):
     """Resolve credentials and return an ``SlbApi`` whose client shares one overall deadline."""
     return SlbApi(build_clients(params, ['slb'], log=log, session=session)['slb'])
+
+
+def exit_bulk(module, result, count, key, noun):
+    """End a bulk module: drop the diff unless asked for, fail naming every ``failed_items`` entry (by ``key``)
+    after all the others were handled, else exit with ``result``."""
+    if not module._diff:
+        result.pop('diff', None)
+    if result['failed_items']:
+        module.fail_json(msg='%d of %d %s failed: %s' % (
+            len(result['failed_items']), count, noun,
+            '; '.join('%s: %s' % (f[key], f['msg']) for f in result['failed_items'])), **result)
+    module.exit_json(**result)

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import cdn
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
+from fake_clock import FakeClock  # noqa: E402  (tests/unit/plugins/module_utils/alicloud)
 
 
 def _answer(**entry):
@@ -89,17 +90,6 @@ def test_wanted_state_refuses(spec, needle):
     assert needle in info.value.msg
 
 
-class _Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 class _Api:
     """Answers of DescribeDomainCertificateInfo in sequence (the last one repeats); records the Set calls."""
 
@@ -107,7 +97,7 @@ class _Api:
         self.answers = list(answers)
         self.sets = []
         self.fail = fail or {}
-        self.clock = _Clock()
+        self.clock = FakeClock()
         self.sleep = self.clock.sleep
 
     def certificate_info(self, domain):
