@@ -129,6 +129,9 @@ options:
     type: int
     default: 120
 notes:
+  - The upload form recognises the served certificate by the C(ServerCertificate) field of
+    C(DescribeDomainCertificateInfo); when CDN does not return it, the domain cannot be verified and fails after
+    the change. The CAS form (recommended, and what P(certpilot.tls.alicloud_rotate#role) uses) compares the CAS ID.
   - The CDN API allows 30 C(SetCdnDomainSSLCertificate) calls per second per account; throttled calls
     (C(Throttling.*)) are retried with backoff within O(timeout).
 '''

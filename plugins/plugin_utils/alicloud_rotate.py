@@ -54,8 +54,8 @@ def alb_listeners(listeners, cert_id):
             entry['additional_certificate_ids'] = [cid]
             entry['additional_mode'] = 'exact' if item.get('exclusive') else 'merge'
         else:
-            raise AnsibleFilterError('alicloud_rotate_alb_listeners[%d].role must be default or additional, got %r'
-                                     % (index, role))
+            raise AnsibleFilterError('alicloud_rotate_alb_listeners[%d].role must be default or additional, got %r' % (
+                index, role))
         out.append(entry)
     return out
 
@@ -71,8 +71,8 @@ def cdn_domains(domains, cert_id, certificate_region='cn-hangzhou'):
             raise AnsibleFilterError('alicloud_rotate_cdn_domains[%d] needs a domain_name' % index)
         region = item.get('certificate_region') or certificate_region
         if region not in CAS_REGIONS:
-            raise AnsibleFilterError('alicloud_rotate_cdn_domains[%d].certificate_region must be one of %s, got %r'
-                                     % (index, ', '.join(CAS_REGIONS), region))
+            raise AnsibleFilterError('alicloud_rotate_cdn_domains[%d].certificate_region must be one of %s, got %r' % (
+                index, ', '.join(CAS_REGIONS), region))
         out.append({'domain_name': str(item['domain_name']), 'certificate_id': cid, 'certificate_region': region})
     return out
 

@@ -182,8 +182,8 @@ def serves(state, wanted):
     if state.get('ssl_protocol') != 'on':
         return False
     if wanted['certificate_type'] == 'cas':
-        return (state.get('certificate_type') == 'cas' and state.get('certificate_id') == wanted['certificate_id']
-                and state.get('certificate_region') in (None, wanted['certificate_region']))
+        same_id = state.get('certificate_type') == 'cas' and state.get('certificate_id') == wanted['certificate_id']
+        return same_id and state.get('certificate_region') in (None, wanted['certificate_region'])
     return bool(state.get('fingerprint_sha256')) and state['fingerprint_sha256'] == wanted['fingerprint_sha256']
 
 

@@ -56,5 +56,5 @@ SERVICES = [Service(
     ports=lambda ctx: [('127.0.0.1', ctx.port(API_PORT))],
     probe=lambda ctx: http_probe('https://127.0.0.1:%d/_fake/state' % ctx.port(API_PORT), cafile=ctx.ca_bundle),
     record=_record,
-    description='fake Alibaba Cloud CAS + ALB API (test double)',
+    description='fake Alibaba Cloud CAS + ALB + CDN API (test double)',
 )]
