@@ -77,11 +77,18 @@ options:
       - Used by M(certpilot.tls.alb_listener_certificate).
       - If not set, the environment variable E(ALICLOUD_ALB_ENDPOINT) is used.
     type: str
+  alicloud_cdn_endpoint:
+    description:
+      - CDN (API 2018-05-10) endpoint, as a host name (HTTPS is used) or a full URL.
+      - By default C(cdn.aliyuncs.com) (CDN is a global service).
+      - Used by M(certpilot.tls.cdn_domain_certificate).
+      - If not set, the environment variable E(ALICLOUD_CDN_ENDPOINT) is used.
+    type: str
   alicloud_signature_version:
     description:
       - How API requests are signed, V(v1) (HMAC-SHA1, the legacy RPC signature) or V(v3)
         (C(ACS3-HMAC-SHA256), the signature of Alibaba's current SDKs).
-      - By default each API uses its own, V(v1) for SLB and V(v3) for CAS and ALB.
+      - By default each API uses its own, V(v1) for SLB and V(v3) for CAS, ALB and CDN.
       - If not set, the environment variable E(ALICLOUD_SIGNATURE_VERSION) is used.
     type: str
     choices: [v1, v3]

@@ -9,12 +9,12 @@ DOCUMENTATION = r"""
 name: slb_rotate_handshakes
 author: certpilot.tls contributors
 version_added: 0.2.0
-short_description: Judge the TLS handshakes after an slb_rotate switch
+short_description: Judge the TLS handshakes after an slb_rotate or alicloud_rotate switch
 description:
   - Turns M(certpilot.tls.tls_expiry_facts) results into one verdict per target.
   - V(ok) only when the served fingerprint equals the wanted one, V(unreachable) when the handshake failed,
     V(mismatch) otherwise (a missing fingerprint included).
-  - Used by the P(certpilot.tls.slb_rotate#role) role.
+  - Used by the P(certpilot.tls.slb_rotate#role) and P(certpilot.tls.alicloud_rotate#role) roles.
 options:
   _input:
     description: The C(tls_expiry.results) list of M(certpilot.tls.tls_expiry_facts).

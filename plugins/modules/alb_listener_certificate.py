@@ -178,7 +178,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import alb
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec, build_clients
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import (
+    alicloud_argument_spec, build_clients, exit_bulk)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 
@@ -224,13 +225,7 @@ def main():
         for key in ('listener_id', 'previous_default_certificate_id', 'default_certificate_id',
                     'additional_certificate_ids', 'added', 'removed'):
             result[key] = mine.get(key)
-    if not module._diff:
-        result.pop('diff', None)
-    if result['failed_items']:
-        module.fail_json(msg='%d of %d listeners failed: %s' % (
-            len(result['failed_items']), len(specs),
-            '; '.join('%s: %s' % (f['listener_id'], f['msg']) for f in result['failed_items'])), **result)
-    module.exit_json(**result)
+    exit_bulk(module, result, len(specs), 'listener_id', 'listeners')
 
 
 if __name__ == '__main__':

@@ -302,27 +302,16 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import cas
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec, build_clients
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.pem import HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.pem import (
+    HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR, read_material)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
 
 SINGLE = ('certificate', 'certificate_src', 'private_key', 'private_key_src', 'name')
 
 
-def _read(content, path, what):
-    if content:
-        return content
-    if path:
-        try:
-            with open(path, 'rb') as handle:
-                return handle.read()
-        except (IOError, OSError) as exc:
-            raise CertpilotError('Cannot read %s %s: %s' % (what, path, exc.strerror or exc))
-    return None
-
-
 def _item(spec):
-    return {'certificate': _read(spec.get('certificate'), spec.get('certificate_src'), 'certificate'),
-            'private_key': _read(spec.get('private_key'), spec.get('private_key_src'), 'private key'),
+    return {'certificate': read_material(spec.get('certificate'), spec.get('certificate_src'), 'certificate'),
+            'private_key': read_material(spec.get('private_key'), spec.get('private_key_src'), 'private key'),
             'name': spec.get('name')}
 
 

@@ -186,20 +186,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.connection import alicloud_argument_spec, build_api
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.server_certificates import ensure_certificate, remove_certificates
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.pem import HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.pem import (
+    HAS_CRYPTOGRAPHY, CRYPTOGRAPHY_IMPORT_ERROR, read_material)
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-
-
-def _read(module, content, path, what):
-    if content:
-        return content
-    if path:
-        try:
-            with open(path, 'rb') as handle:
-                return handle.read()
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='Cannot read %s %s: %s' % (what, path, exc.strerror or exc))
-    return None
 
 
 def main():
@@ -229,11 +218,11 @@ def main():
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib('cryptography'), exception=CRYPTOGRAPHY_IMPORT_ERROR)
     params = module.params
-    cert = _read(module, params['certificate'], params['certificate_src'], 'certificate')
     try:
+        cert = read_material(params['certificate'], params['certificate_src'], 'certificate')
         api = build_api(params, log=module.debug)
         if params['state'] == 'present':
-            key = _read(module, params['private_key'], params['private_key_src'], 'private key')
+            key = read_material(params['private_key'], params['private_key_src'], 'private key')
             if not cert or not key:
                 module.fail_json(msg='state=present needs certificate or certificate_src, and private_key or private_key_src')
             if params['prune'] and params['prune']['keep'] < 0:

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fake CAS + ALB API and certpilot's client checked against Alibaba's official Python SDKs
-(alibabacloud-cas20200407, alibabacloud-alb20200616 on alibabacloud-tea-openapi; test-only dependencies).
+"""The fake CAS + ALB + CDN API and certpilot's client checked against Alibaba's official Python SDKs
+(alibabacloud-cas20200407, alibabacloud-alb20200616, alibabacloud-cdn20180510 on alibabacloud-tea-openapi;
+test-only dependencies).
 
 * The SDK clients' own requests (signature V3, parameters in the query string) are accepted by the fake,
   and its errors reach the SDK with Alibaba's codes and a RequestId.
@@ -27,7 +28,7 @@ if FAKES not in sys.path:
 from alicloud_api.pytest_fixtures import alicloud  # noqa: E402,F401  pylint: disable=unused-import
 from slb_api.certs import MiniCa, cert_pem, key_pem  # noqa: E402
 
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import alb, cas, signer_v3  # noqa: E402
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import alb, cas, cdn, signer_v3  # noqa: E402
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.client import RpcClient  # noqa: E402
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.credentials import Credentials  # noqa: E402
 
@@ -52,6 +53,11 @@ def _cas_sdk(alicloud, secret=None):
 
 def _alb_sdk(alicloud):
     from alibabacloud_alb20200616.client import Client
+    return Client(_config(alicloud))
+
+
+def _cdn_sdk(alicloud):
+    from alibabacloud_cdn20180510.client import Client
     return Client(_config(alicloud))
 
 
@@ -174,6 +180,77 @@ def test_parameter_names_we_send_are_sdk_model_fields(alicloud, material, sdk_ca
     for action, names in sorted(sent.items()):
         module = cas_models if hasattr(cas_models, action + 'Request') else alb_models
         fields = _model_fields(getattr(module, action + 'Request'))
+        assert names <= fields, '%s: %s are not fields of the SDK model (%s)' % (action, sorted(names - fields), sorted(fields))
+
+
+def _seed_domain(alicloud, **extra):
+    name = 'cdn-%s.example.test' % uuid.uuid4().hex[:8]
+    alicloud.admin.seed({'cdn_domains': [dict(extra, DomainName=name)]})
+    return name
+
+
+def test_sdk_cdn_calls_are_accepted_and_errors_reach_the_sdk(alicloud, material):
+    from alibabacloud_cdn20180510 import models
+    cert_id = alicloud.admin.seed({'certificates': [{'Cert': material['cert'], 'Key': material['key'],
+                                                     'Name': 'sdk-cdn-%s' % uuid.uuid4().hex[:6]}]})['certificates'][0]
+    domain = _seed_domain(alicloud)
+    alicloud.admin.faults(configuring_seconds=0)
+    client, runtime = _cdn_sdk(alicloud), _runtime(alicloud)
+    try:
+        done = client.set_cdn_domain_sslcertificate_with_options(models.SetCdnDomainSSLCertificateRequest(
+            domain_name=domain, cert_type='cas', cert_id=cert_id, cert_region='cn-hangzhou', sslprotocol='on'), runtime)
+        assert done.status_code == 200 and done.body.request_id
+        call = alicloud.admin.calls()[-1]
+        assert call['Action'] == 'SetCdnDomainSSLCertificate' and call['signature'] == 'v3' and 'CertId' in call['in_query']
+        info = client.describe_domain_certificate_info_with_options(
+            models.DescribeDomainCertificateInfoRequest(domain_name=domain), runtime)
+        entries = info.body.cert_infos.cert_info
+        assert [(e.domain_name, e.cert_type, e.cert_id, e.server_certificate_status) for e in entries] == [
+            (domain, 'cas', str(cert_id), 'on')]
+        assert entries[0].server_certificate.startswith('-----BEGIN CERTIFICATE-----')
+        assert alicloud.admin.cdn_domain(domain)['https']['CertId'] == str(cert_id)
+        # an upload through the SDK (it sends the key in the query string; the fake never records it)
+        up = client.set_cdn_domain_sslcertificate_with_options(models.SetCdnDomainSSLCertificateRequest(
+            domain_name=domain, cert_type='upload', sslpub=material['cert'], sslpri=material['key'], sslprotocol='on',
+            cert_name='sdk-upload'), runtime)
+        assert up.status_code == 200
+        assert alicloud.admin.calls()[-1]['params']['SSLPri'] == '<redacted>'
+        assert alicloud.admin.cdn_domain(domain)['https']['CertType'] == 'upload'
+    finally:
+        alicloud.admin.faults(configuring_seconds=0.6)
+    with pytest.raises(Exception) as info:
+        client.describe_domain_certificate_info_with_options(
+            models.DescribeDomainCertificateInfoRequest(domain_name='nope-%s.example.test' % uuid.uuid4().hex[:6]), runtime)
+    assert getattr(info.value, 'code', None) == 'InvalidDomain.NotFound'
+    data = getattr(info.value, 'data', None) or {}
+    assert data.get('RequestId') or 'RequestId' in str(info.value)
+    with pytest.raises(Exception) as info:
+        client.set_cdn_domain_sslcertificate_with_options(models.SetCdnDomainSSLCertificateRequest(
+            domain_name=domain, cert_type='cas', cert_id=99999999, sslprotocol='on'), runtime)
+    assert getattr(info.value, 'code', None) == 'InvalidCertificate.NotFound'
+
+
+def test_cdn_parameter_names_we_send_are_sdk_model_fields(alicloud, material, sdk_ca):
+    from alibabacloud_cdn20180510 import models as cdn_models
+    creds = Credentials(alicloud.access_key, alicloud.secret_key)
+    client = RpcClient(creds, alicloud.region, endpoint=alicloud.endpoint, product='cdn', ca_bundle=alicloud.ca_bundle)
+    cert_id = alicloud.admin.seed({'certificates': [{'Cert': material['cert'], 'Key': material['key'],
+                                                     'Name': 'names-cdn-%s' % uuid.uuid4().hex[:6]}]})['certificates'][0]
+    first, second, third = _seed_domain(alicloud), _seed_domain(alicloud), _seed_domain(alicloud)
+    fresh = _material(sdk_ca)
+    alicloud.admin.clear_calls()
+    out = cdn.ensure_domains(cdn.CdnApi(client), [
+        {'domain_name': first, 'certificate_id': str(cert_id), 'certificate_region': 'cn-hangzhou'},
+        {'domain_name': second, 'certificate': fresh['cert'], 'private_key': fresh['key'], 'certificate_name': 'n'},
+        {'domain_name': third, 'ssl_protocol': 'off'}], wait_timeout=30)
+    assert out['failed_items'] == []
+    sent = {}
+    for call in alicloud.admin.calls():
+        sent.setdefault(call['Action'], set()).update(call['params'])
+    assert set(sent) == {'DescribeDomainCertificateInfo', 'SetCdnDomainSSLCertificate'}
+    assert {'CertType', 'CertId', 'CertRegion', 'SSLPub', 'SSLPri', 'CertName'} <= sent['SetCdnDomainSSLCertificate']
+    for action, names in sorted(sent.items()):
+        fields = _model_fields(getattr(cdn_models, action + 'Request'))
         assert names <= fields, '%s: %s are not fields of the SDK model (%s)' % (action, sorted(names - fields), sorted(fields))
 
 

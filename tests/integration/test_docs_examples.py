@@ -61,7 +61,9 @@ RUN_BLOCKS = {
 NOT_ACME = {
     ('docs/awx.md', 'webservers:'): 'an AWX inventory (hosts and groups), no ACME call',
     ('docs/expiry.md', '- certpilot.tls.tls_expiry_facts:'): 'TLS expiry checks of endpoints and files, no ACME call',
-    ('docs/slb.md', 'module_defaults:'): 'module_defaults of the Alibaba Cloud group, no ACME call',
+    ('docs/alibaba.md', 'module_defaults:'): 'module_defaults of the Alibaba Cloud group, no ACME call',
+    ('docs/alibaba.md', '- name: Rotate the certificate on ALB listeners and CDN domains'):
+        'Alibaba Cloud CAS/ALB/CDN, no ACME call; run as written by tests/integration/test_alicloud_rotate.py',
     ('docs/huaweicloud.md', '- name: Fetch the certificates from Huawei Cloud CCM into the store'):
         'Huawei Cloud CCM, no ACME call; run as written by tests/integration/test_huaweicloud_ccm.py',
     ('docs/huaweicloud.md', 'certpilot_store: /var/lib/certpilot/store'):

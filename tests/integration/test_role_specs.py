@@ -76,3 +76,15 @@ def test_cert_push_item_typo_is_refused(sandbox, run_playbook, tmp_path):
              'cert_push_certificates': [{'name': 'www', 'domains': ['www.example.test'], 'host': ['web1']}]}
     result = run_playbook(PLAY.format(role='cert_push'), extra_vars=extra)
     _refused(result, 'cert_push_certificates.host', 'Supported parameters include')
+
+
+def test_alicloud_rotate_bad_region_and_types_are_refused(sandbox, run_playbook, tmp_path):
+    extra = {'alicloud_rotate_certificate_src': str(tmp_path / 'fullchain.pem'),
+             'alicloud_rotate_private_key_src': str(tmp_path / 'privkey.pem'),
+             'alicloud_rotate_cdn_domains': ['static.example.test'],
+             'alicloud_rotate_certificate_region': 'cn-beijing',
+             'alicloud_rotate_prune_keep': 'two'}
+    result = run_playbook(PLAY.format(role='alicloud_rotate'), extra_vars=extra)
+    _refused(result, 'alicloud_rotate_certificate_region', 'cn-hangzhou', 'alicloud_rotate_prune_keep')
+    # refused before the role's first task: no module ran, so nothing was sent anywhere
+    assert 'Check the role input' not in result.stdout

@@ -15,7 +15,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.cas import alb_certificate_id, client_token
-from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
+from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError, failure_entry
 from ansible_collections.certpilot.tls.plugins.module_utils.common.deadline import Deadline
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError, DeadlineExceeded
 from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel import run_parallel
@@ -182,11 +182,7 @@ def ensure_listeners(api, specs, check_mode=False, wait=True, wait_timeout=120, 
         if outcome.ok:
             results.append(outcome.value)
             continue
-        err = outcome.error
-        msg = err.msg if isinstance(err, CertpilotError) else '%s: %s' % (type(err).__name__, err)
-        entry = {'listener_id': spec['listener_id'], 'msg': msg}
-        if isinstance(err, AlicloudApiError):
-            entry.update(error_code=err.code, request_id=err.request_id)
+        entry = failure_entry(outcome.error, listener_id=spec['listener_id'])
         failed.append(entry)
         results.append(dict(entry, failed=True, changed=False))
     before = dict((r['listener_id'], {'default': r.get('previous_default_certificate_id'),

@@ -4,7 +4,7 @@
 """A small RPC client for Alibaba Cloud APIs on top of requests.
 
 One client per product (endpoint + API version, see ``PRODUCTS``): SLB (CLB, 2014-05-15, signature V1
-by default), CAS (2020-04-07) and ALB (2020-06-16, both signature V3 by default). One retry and deadline
+by default), CAS (2020-04-07), ALB (2020-06-16) and CDN (2018-05-10, these three signature V3 by default). One retry and deadline
 discipline and one error type (``AlicloudApiError`` with Code, Message and RequestId) for all of them.
 """
 
@@ -71,6 +71,8 @@ PRODUCTS = {
     # alicloud_cas_endpoint for another site, e.g. cas.ap-southeast-1.aliyuncs.com.
     'cas': Product('cas', '2020-04-07', lambda region: 'cas.aliyuncs.com', 'v3', region_param=False),
     'alb': Product('alb', '2020-06-16', lambda region: 'alb.%s.aliyuncs.com' % region, 'v3', region_param=False),
+    # CDN is a global service on one endpoint; its certificate calls take no RegionId.
+    'cdn': Product('cdn', '2018-05-10', lambda region: 'cdn.aliyuncs.com', 'v3', region_param=False),
 }
 
 

@@ -32,6 +32,7 @@ def alicloud_argument_spec():
         alicloud_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_SLB_ENDPOINT'])),
         alicloud_cas_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_CAS_ENDPOINT'])),
         alicloud_alb_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_ALB_ENDPOINT'])),
+        alicloud_cdn_endpoint=dict(type='str', fallback=(env_fallback, ['ALICLOUD_CDN_ENDPOINT'])),
         alicloud_signature_version=dict(type='str', choices=['v1', 'v3'],
                                         fallback=(env_fallback, ['ALICLOUD_SIGNATURE_VERSION'])),
         alicloud_ca_bundle=dict(type='path', fallback=(env_fallback, ['ALICLOUD_CA_BUNDLE'])),
@@ -43,14 +44,15 @@ def alicloud_argument_spec():
     )
 
 
-ENDPOINT_OPTIONS = {'slb': 'alicloud_endpoint', 'cas': 'alicloud_cas_endpoint', 'alb': 'alicloud_alb_endpoint'}
+ENDPOINT_OPTIONS = {'slb': 'alicloud_endpoint', 'cas': 'alicloud_cas_endpoint', 'alb': 'alicloud_alb_endpoint',
+                    'cdn': 'alicloud_cdn_endpoint'}
 
 
 def build_clients(params, products, log=None, session=None):
     """Resolve credentials once; return ``{product: RpcClient}`` sharing one overall deadline and one credential source.
 
     ``alicloud_signature_version`` (if set) applies to every product; otherwise each uses its default
-    (V1 for SLB, V3 for CAS and ALB).
+    (V1 for SLB, V3 for CAS, ALB and CDN).
     """
     deadline = Deadline(params.get('timeout') or 300)
     credentials, region = resolve_credentials(params, session=session, deadline=deadline)
@@ -68,3 +70,15 @@ def build_clients(params, products, log=None, session=None):
 def build_api(params, log=None, session=None):
     """Resolve credentials and return an ``SlbApi`` whose client shares one overall deadline."""
     return SlbApi(build_clients(params, ['slb'], log=log, session=session)['slb'])
+
+
+def exit_bulk(module, result, count, key, noun):
+    """End a bulk module: drop the diff unless asked for, fail naming every ``failed_items`` entry (by ``key``)
+    after all the others were handled, else exit with ``result``."""
+    if not module._diff:
+        result.pop('diff', None)
+    if result['failed_items']:
+        module.fail_json(msg='%d of %d %s failed: %s' % (
+            len(result['failed_items']), count, noun,
+            '; '.join('%s: %s' % (f[key], f['msg']) for f in result['failed_items'])), **result)
+    module.exit_json(**result)

@@ -27,3 +27,13 @@ class AlicloudApiError(CertpilotError):
 
 class AlicloudCredentialsError(CertpilotError):
     """No usable credentials, or the credential source answered badly."""
+
+
+def failure_entry(err, **keys):
+    """One ``failed_items`` entry for a per-item failure: the keys naming the item, ``msg`` and, when the API
+    answered, its ``error_code`` and ``request_id``."""
+    entry = dict(keys)
+    entry['msg'] = err.msg if isinstance(err, CertpilotError) else '%s: %s' % (type(err).__name__, err)
+    if isinstance(err, AlicloudApiError):
+        entry.update(error_code=err.code, request_id=err.request_id)
+    return entry

@@ -82,6 +82,19 @@ def load_private_key(data):
         raise CertpilotError('The private key is not a valid unencrypted PEM private key')
 
 
+def read_material(content, path, what):
+    """``content`` when given, else the bytes of the file ``path`` (None when neither is set)."""
+    if content:
+        return content
+    if path:
+        try:
+            with open(path, 'rb') as handle:
+                return handle.read()
+        except (IOError, OSError) as exc:
+            raise CertpilotError('Cannot read %s %s: %s' % (what, path, exc.strerror or exc))
+    return None
+
+
 def common_name(cert):
     attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return attrs[0].value if attrs else None

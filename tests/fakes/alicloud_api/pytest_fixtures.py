@@ -1,4 +1,4 @@
-"""pytest fixtures for tests against the fake CAS + ALB API (import them into a test module).
+"""pytest fixtures for tests against the fake CAS + ALB + CDN API (import them into a test module).
 
 ``alicloud``: the sandbox's ``services.alicloud_api`` when the sandbox runs it (HTTPS by host name,
 ``https://localhost:<port>/``, with the sandbox CA), otherwise a private HTTPS instance with a throwaway
@@ -33,7 +33,8 @@ class AlicloudEndpoint:
     def module_args(self, **extra):
         args = {'alicloud_access_key': self.access_key, 'alicloud_secret_key': self.secret_key,
                 'alicloud_region': self.region, 'alicloud_cas_endpoint': self.endpoint,
-                'alicloud_alb_endpoint': self.endpoint, 'alicloud_ca_bundle': self.ca_bundle}
+                'alicloud_alb_endpoint': self.endpoint, 'alicloud_cdn_endpoint': self.endpoint,
+                'alicloud_ca_bundle': self.ca_bundle}
         args.update(extra)
         return args
 

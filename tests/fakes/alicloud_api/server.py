@@ -1,9 +1,11 @@
 #!/usr/bin/env python
-"""Fake Alibaba Cloud Certificate Management Service (CAS, 2020-04-07) and Application Load Balancer
-(ALB, 2020-06-16) APIs -- a TEST DOUBLE, one process, one state store.
+"""Fake Alibaba Cloud Certificate Management Service (CAS, 2020-04-07), Application Load Balancer
+(ALB, 2020-06-16) and CDN (2018-05-10, the domain certificate calls) APIs -- a TEST DOUBLE, one process,
+one state store.
 
-One store because the two products refer to each other: ALB refuses a CAS certificate id that does not
-exist, and CAS refuses to delete a certificate that an ALB listener still uses.
+One store because the products refer to each other: ALB and CDN refuse a CAS certificate id that does not
+exist, and CAS refuses to delete a certificate that an ALB listener or a CDN domain still uses (and lists
+those in ``ListCloudResources``).
 
 Wire format: RPC style, ``POST /`` (or GET) with the parameters in the query string and/or a form body
 (the official SDK puts them in the query, certpilot in the body), JSON answers, errors as
@@ -25,6 +27,11 @@ refuse another change meanwhile (``IncorrectStatus.Listener``); additional certi
 ``Associating`` then ``Associated``. ``ClientToken``: a repeated token with the same parameters answers
 what the first call answered, without acting again. ``DryRun=true`` validates everything, changes nothing
 and answers ``DryRunOperation``.
+
+CDN domains (seeded through the admin API) are ``online``, or ``offline`` when seeded so; after
+``SetCdnDomainSSLCertificate`` a domain is ``configuring`` for ``--configuring-seconds`` and
+``DescribeDomainCertificateInfo`` still shows the previous certificate meanwhile (the change is applied
+asynchronously, so a client has to read back until it shows).
 
 Admin endpoints (not part of the API) under ``/_fake/``: ``GET state``, ``GET calls``, ``POST seed``,
 ``POST faults``, ``POST reset``, ``POST access_keys``, ``POST clear_calls``.
@@ -53,12 +60,13 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 CAS_VERSION = '2020-04-07'
 ALB_VERSION = '2020-06-16'
+CDN_VERSION = '2018-05-10'
 MAX_SKEW = 15 * 60
 MAX_BODY = 2 * 1024 * 1024
 V3_REQUIRED = ('host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256')
 V1_COMMON = ('Action', 'Format', 'Version', 'AccessKeyId', 'SignatureMethod', 'SignatureVersion',
              'SignatureNonce', 'Timestamp', 'Signature', 'SecurityToken', 'SignatureType')
-SECRET_PARAMS = ('Key', 'PrivateKey', 'EncryptPrivateKey', 'SignPrivateKey')
+SECRET_PARAMS = ('Key', 'PrivateKey', 'EncryptPrivateKey', 'SignPrivateKey', 'SSLPri')
 
 # Error codes in one place (see the hand-back notes in tests/fakes/alicloud_api/README.md).
 E_CAS_NOT_FOUND = 'NotFound'                      # CAS: unknown CertId
@@ -67,6 +75,9 @@ E_LISTENER_NOT_FOUND = 'ResourceNotFound.Listener'
 E_ALB_CERT_NOT_FOUND = 'ResourceNotFound.Certificate'
 E_LISTENER_BUSY = 'IncorrectStatus.Listener'
 E_DRY_RUN = 'DryRunOperation'
+E_CDN_DOMAIN_NOT_FOUND = 'InvalidDomain.NotFound'  # CDN: the domain does not exist or is not the caller's
+E_CDN_CAS_NOT_FOUND = 'InvalidCertificate.NotFound'  # CDN: CertType=cas with an unknown CertId (not verified)
+CDN_CAS_REGIONS = ('cn-hangzhou', 'ap-southeast-1')
 
 
 class ApiError(Exception):
@@ -119,6 +130,7 @@ class FakeAlicloud:
         self.certs = {}
         self.next_cert_id = 12000000
         self.listeners = {}
+        self.domains = {}
         self.tokens = {}
         self.calls = []
         self.call_count = 0
@@ -133,7 +145,7 @@ class FakeAlicloud:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, 'w') as handle:
             json.dump({'access_keys': self.access_keys, 'certs': self.certs, 'next_cert_id': self.next_cert_id,
-                       'listeners': self.listeners, 'tokens': self.tokens}, handle)
+                       'listeners': self.listeners, 'domains': self.domains, 'tokens': self.tokens}, handle)
         os.replace(tmp, self.state_file)
 
     def _load(self):
@@ -145,11 +157,12 @@ class FakeAlicloud:
         self.certs.update(data.get('certs', {}))
         self.next_cert_id = data.get('next_cert_id', self.next_cert_id)
         self.listeners.update(data.get('listeners', {}))
+        self.domains.update(data.get('domains', {}))
         self.tokens.update(data.get('tokens', {}))
 
     # ------------------------------------------------------------ admin
     def seed(self, data):
-        out = {'listeners': [], 'certificates': []}
+        out = {'listeners': [], 'certificates': [], 'cdn_domains': []}
         with self.lock:
             for entry in data.get('access_keys', []):
                 self.access_keys[entry['AccessKeyId']] = {'secret': entry['AccessKeySecret'],
@@ -174,6 +187,16 @@ class FakeAlicloud:
                     'additional': {}, 'busy_until': 0.0,
                 }
                 out['listeners'].append(lid)
+            for spec in data.get('cdn_domains', []):
+                name = spec['DomainName'].lower()
+                domain = {'DomainName': name, 'DomainStatus': spec.get('DomainStatus', 'online'), 'https': {'SSLProtocol': 'off'},
+                          'shown': None, 'busy_until': 0.0}
+                if spec.get('CertId') is not None:
+                    domain['https'] = self._cdn_cas(spec['CertId'], spec.get('CertRegion') or 'cn-hangzhou', spec.get('CertName'))
+                elif spec.get('Cert'):
+                    domain['https'] = self._cdn_upload(spec['Cert'], spec['Key'], spec.get('CertName'))
+                self.domains[name] = domain
+                out['cdn_domains'].append(name)
             self.save()
         return out
 
@@ -185,13 +208,17 @@ class FakeAlicloud:
                 view['ListenerStatus'] = self._status(item)
                 view['additional'] = dict((k, self._assoc_status(item, v)) for k, v in item['additional'].items())
                 listeners.append(view)
+            domains = [{'DomainName': d['DomainName'], 'DomainStatus': self._domain_status(d),
+                        'https': self._public(d['https']), 'shown': self._public(self._shown(d)),
+                        'served_sha256': self._served_sha256(d)} for d in self.domains.values()]
             return {'certificates': [self._public(c) for c in self.certs.values()], 'listeners': listeners,
-                    'call_count': self.call_count, 'faults': self.faults}
+                    'cdn_domains': domains, 'call_count': self.call_count, 'faults': self.faults}
 
     def reset(self, keep_access_keys=True):
         with self.lock:
             self.certs.clear()
             self.listeners.clear()
+            self.domains.clear()
             self.tokens.clear()
             self.nonces.clear()
             self.calls = []
@@ -301,7 +328,7 @@ class FakeAlicloud:
                 if applies and self.faults['unavailable_next'] > 0:
                     self.faults['unavailable_next'] -= 1
                     raise ApiError(503, 'ServiceUnavailable', 'The request has failed due to a temporary failure of the server.')
-                prefix = {CAS_VERSION: 'cas_', ALB_VERSION: 'alb_'}.get(version)
+                prefix = {CAS_VERSION: 'cas_', ALB_VERSION: 'alb_', CDN_VERSION: 'cdn_'}.get(version)
                 if prefix is None:
                     raise ApiError(400, 'InvalidVersion', 'Specified parameter Version is not valid.')
                 handler = getattr(self, prefix + action, None)
@@ -328,7 +355,7 @@ class FakeAlicloud:
             answer['RequestId'] = request_id
             return 200, answer
         except ApiError as exc:
-            product = 'cas' if headers.get('x-acs-version') == CAS_VERSION else 'Alb'
+            product = {CAS_VERSION: 'cas', CDN_VERSION: 'Cdn'}.get(headers.get('x-acs-version'), 'Alb')
             return exc.status, {'RequestId': request_id, 'HostId': host_id, 'Code': exc.code, 'Message': exc.message,
                                 'Recommend': 'https://api.aliyun.com/troubleshoot?q=%s&product=%s' % (exc.code, product)}
 
@@ -345,28 +372,30 @@ class FakeAlicloud:
             raise ApiError(400, E_DRY_RUN, 'Request validation has been passed with DryRun flag set.')
 
     # ------------------------------------------------------------ CAS
-    def _register(self, cert_pem, key_pem, name):
+    @staticmethod
+    def _load_pair(cert_pem, key_pem, bad_cert, bad_key, mismatch):
+        """(PEM blocks, leaf, key) or the ApiError ``(status, code, message)`` the product answers."""
         blocks = re.findall(r'-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----', cert_pem or '', re.S)
         try:
             chain = [x509.load_pem_x509_certificate(b.encode()) for b in blocks]
         except ValueError:
             chain = []
         if not chain:
-            raise ApiError(400, 'InvalidParameter', 'The specified parameter Cert is not valid.')
+            raise ApiError(*bad_cert)
         try:
             key = serialization.load_pem_private_key((key_pem or '').encode(), password=None)
         except (ValueError, TypeError):
-            raise ApiError(400, 'InvalidParameter', 'The specified parameter Key is not valid.')
+            raise ApiError(*bad_key)
         if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
-            raise ApiError(400, 'InvalidParameter', 'The specified parameter Key is not valid: RSA or ECC keys only.')
+            raise ApiError(bad_key[0], bad_key[1], bad_key[2] + ' RSA or ECC keys only.')
         leaf = chain[0]
         if leaf.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
                 key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-            raise ApiError(400, 'InvalidParameter', 'The certificate and the private key do not match.')
-        if len(name) > 64:
-            raise ApiError(400, 'InvalidParameter', 'The specified parameter Name is too long.')
-        cert_id = self.next_cert_id
-        self.next_cert_id += 1
+            raise ApiError(*mismatch)
+        return blocks, leaf, key
+
+    @staticmethod
+    def _describe_leaf(leaf):
         start = getattr(leaf, 'not_valid_before_utc', None) or leaf.not_valid_before.replace(tzinfo=datetime.timezone.utc)
         end = getattr(leaf, 'not_valid_after_utc', None) or leaf.not_valid_after.replace(tzinfo=datetime.timezone.utc)
         cn = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
@@ -375,18 +404,30 @@ class FakeAlicloud:
         except x509.ExtensionNotFound:
             sans = []
         issuer_cn = leaf.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
-        self.certs[str(cert_id)] = {
-            'Id': cert_id, 'Name': name, 'Common': cn[0].value if cn else '', 'Sans': ','.join(sans),
-            'Fingerprint': leaf.fingerprint(hashes.SHA1()).hex().upper(),
-            'Sha2': leaf.fingerprint(hashes.SHA256()).hex().upper(),
-            'SerialNo': '%x' % leaf.serial_number, 'Issuer': issuer_cn[0].value if issuer_cn else '',
-            'StartDate': start.strftime('%Y-%m-%d'), 'EndDate': end.strftime('%Y-%m-%d'),
-            'NotBefore': int(start.timestamp() * 1000), 'NotAfter': int(end.timestamp() * 1000),
-            'Algorithm': 'RSA' if isinstance(key, rsa.RSAPrivateKey) else 'ECC',
-            'ResourceGroupId': 'rg-acfmdefault000', 'CreateTime': _iso(_now()),
-            '_cert': '\n'.join(blocks) + '\n', '_key': key_pem,
-        }
-        return self.certs[str(cert_id)]
+        return {'Common': cn[0].value if cn else '', 'Sans': ','.join(sans),
+                'Fingerprint': leaf.fingerprint(hashes.SHA1()).hex().upper(),
+                'Sha2': leaf.fingerprint(hashes.SHA256()).hex().upper(),
+                'SerialNo': '%x' % leaf.serial_number, 'Issuer': issuer_cn[0].value if issuer_cn else '',
+                'StartDate': start.strftime('%Y-%m-%d'), 'EndDate': end.strftime('%Y-%m-%d'),
+                'NotBefore': int(start.timestamp() * 1000), 'NotAfter': int(end.timestamp() * 1000),
+                'StartTime': _iso(start), 'EndTime': _iso(end)}
+
+    def _register(self, cert_pem, key_pem, name):
+        blocks, leaf, key = self._load_pair(
+            cert_pem, key_pem, (400, 'InvalidParameter', 'The specified parameter Cert is not valid.'),
+            (400, 'InvalidParameter', 'The specified parameter Key is not valid.'),
+            (400, 'InvalidParameter', 'The certificate and the private key do not match.'))
+        if len(name) > 64:
+            raise ApiError(400, 'InvalidParameter', 'The specified parameter Name is too long.')
+        cert_id = self.next_cert_id
+        self.next_cert_id += 1
+        entry = {'Id': cert_id, 'Name': name}
+        entry.update((k, v) for k, v in self._describe_leaf(leaf).items() if k not in ('StartTime', 'EndTime'))
+        entry.update({'Algorithm': 'RSA' if isinstance(key, rsa.RSAPrivateKey) else 'ECC',
+                      'ResourceGroupId': 'rg-acfmdefault000', 'CreateTime': _iso(_now()),
+                      '_cert': '\n'.join(blocks) + '\n', '_key': key_pem})
+        self.certs[str(cert_id)] = entry
+        return entry
 
     @staticmethod
     def _public(cert):
@@ -399,12 +440,21 @@ class FakeAlicloud:
         return cert
 
     def _users(self, cert_id):
+        """The cloud resources (ALB listeners, CDN domains) using CAS certificate ``cert_id``, as ListCloudResources rows."""
         cid = str(cert_id)
         users = []
         for item in self.listeners.values():
             for role, value in [('default', item['default'])] + [('additional', k) for k in item['additional']]:
                 if value and value.split('-', 1)[0] == cid:
-                    users.append((item, role))
+                    users.append({'CloudProduct': 'ALB', 'InstanceId': item['LoadBalancerId'],
+                                  'ListenerId': item['ListenerId'], 'ListenerPort': item['ListenerPort'],
+                                  'RegionId': item['RegionId'], 'DefaultResource': 1 if role == 'default' else 0})
+        for domain in self.domains.values():
+            for https in (domain['https'], self._shown(domain)):  # configuring: the old one is still in use too
+                if https.get('SSLProtocol') == 'on' and https.get('CertType') == 'cas' and str(https.get('CertId')) == cid:
+                    users.append({'CloudProduct': 'CDN', 'InstanceId': domain['DomainName'], 'Domain': domain['DomainName'],
+                                  'RegionId': https.get('CertRegion'), 'DefaultResource': 1})
+                    break
         return users
 
     def cas_UploadUserCertificate(self, params, region):
@@ -466,12 +516,9 @@ class FakeAlicloud:
         for cid in sorted(self.certs, key=int):
             if wanted is not None and cid not in wanted:
                 continue
-            for item, role in self._users(cid):
-                rows.append({'CertId': int(cid), 'CertName': self.certs[cid]['Name'], 'CloudProduct': 'ALB',
-                             'CloudName': 'aliyun', 'InstanceId': item['LoadBalancerId'],
-                             'ListenerId': item['ListenerId'], 'ListenerPort': item['ListenerPort'],
-                             'RegionId': item['RegionId'], 'DefaultResource': 1 if role == 'default' else 0,
-                             'EnableHttps': 1, 'Status': 'Running'})
+            for user in self._users(cid):
+                rows.append(dict(user, CertId=int(cid), CertName=self.certs[cid]['Name'], CloudName='aliyun',
+                                 EnableHttps=1, Status='Running'))
         return {'Data': rows[(page - 1) * size:page * size], 'Total': len(rows), 'CurrentPage': page, 'ShowSize': size}
 
     # ------------------------------------------------------------ ALB
@@ -582,6 +629,95 @@ class FakeAlicloud:
         chunk = rows[start:start + size]
         nxt = str(start + size) if start + size < len(rows) else ''
         return {'Certificates': chunk, 'TotalCount': len(rows), 'MaxResults': size, 'NextToken': nxt}
+
+    # ------------------------------------------------------------ CDN
+    def _cdn_cas(self, cert_id, region, name=None):
+        text = str(cert_id).strip()
+        if not text.isdigit() or text not in self.certs:
+            raise ApiError(400, E_CDN_CAS_NOT_FOUND, 'The certificate %s does not exist in the Certificate Management '
+                                                     'Service.' % text)
+        if region not in CDN_CAS_REGIONS:
+            raise ApiError(400, 'InvalidParameter', 'The specified parameter CertRegion is not valid.')
+        cert = self.certs[text]
+        return {'SSLProtocol': 'on', 'CertType': 'cas', 'CertId': text, 'CertRegion': region,
+                'CertName': name or cert['Name'], '_pub': cert['_cert'], 'CertUpdateTime': _iso(_now())}
+
+    def _cdn_upload(self, cert_pem, key_pem, name=None):
+        blocks, leaf, dummy = self._load_pair(
+            cert_pem, key_pem, (400, 'InvalidSSLPub', 'The specified SSLPub is invalid.'),
+            (400, 'InvalidSSLPri', 'The specified SSLPri is invalid.'),
+            (400, 'InvalidSSLPri', 'The specified SSLPri does not match the SSLPub.'))
+        info = self._describe_leaf(leaf)
+        return {'SSLProtocol': 'on', 'CertType': 'upload', 'CertId': '', 'CertRegion': '',
+                'CertName': name or '%s-%s' % (info['Common'] or 'cert', info['Sha2'][:8].lower()),
+                '_pub': '\n'.join(blocks) + '\n', '_pri': key_pem, 'CertUpdateTime': _iso(_now())}
+
+    def _shown(self, domain):
+        """What the domain serves: while configuring, still the previous certificate."""
+        if domain.get('shown') is not None and time.time() < domain['busy_until']:
+            return domain['shown']
+        return domain['https']
+
+    def _served_sha256(self, domain):
+        https = self._shown(domain)
+        if https.get('SSLProtocol') != 'on' or not https.get('_pub'):
+            return None
+        return x509.load_pem_x509_certificate(https['_pub'].encode()).fingerprint(hashes.SHA256()).hex()
+
+    def _domain_status(self, domain):
+        if domain['DomainStatus'] == 'online' and time.time() < domain['busy_until']:
+            return 'configuring'
+        return domain['DomainStatus']
+
+    def _domain(self, params):
+        self._req(params, 'DomainName')
+        domain = self.domains.get(params['DomainName'].strip().lower())
+        if domain is None:
+            raise ApiError(404, E_CDN_DOMAIN_NOT_FOUND, 'The domain provided does not belong to you.')
+        return domain
+
+    def cdn_DescribeDomainCertificateInfo(self, params, region):
+        domain = self._domain(params)
+        https = self._shown(domain)
+        entry = {'DomainName': domain['DomainName'], 'ServerCertificateStatus': https.get('SSLProtocol', 'off'),
+                 'DomainCnameStatus': 'online'}
+        if https.get('_pub'):
+            leaf = x509.load_pem_x509_certificate(https['_pub'].encode())
+            info = self._describe_leaf(leaf)
+            entry.update({'CertType': https['CertType'], 'CertId': https['CertId'], 'CertRegion': https['CertRegion'],
+                          'CertName': https['CertName'], 'ServerCertificate': https['_pub'],
+                          'CertDomainName': info['Common'], 'CertOrg': info['Issuer'], 'CertLife': '3 months',
+                          'CertStartTime': info['StartTime'], 'CertExpireTime': info['EndTime'],
+                          'CertUpdateTime': https['CertUpdateTime'], 'Status': 'success'})
+        return {'CertInfos': {'CertInfo': [entry]}}
+
+    def cdn_SetCdnDomainSSLCertificate(self, params, region):
+        domain = self._domain(params)
+        protocol = params.get('SSLProtocol')
+        if protocol in (None, ''):
+            raise ApiError(400, 'MissingParameter', 'The input parameter "SSLProtocol" that is mandatory for processing '
+                                                    'this request is not supplied.')
+        if protocol not in ('on', 'off'):
+            raise ApiError(400, 'InvalidSSLProtocol.ValueNotSupported', 'The specified SSLProtocol is invalid.')
+        if protocol == 'off':
+            new = dict(domain['https'], SSLProtocol='off', CertUpdateTime=_iso(_now()))
+        else:
+            cert_type = params.get('CertType') or ('cas' if params.get('CertId') else 'upload')
+            if cert_type == 'cas':
+                self._req(params, 'CertId')
+                new = self._cdn_cas(params['CertId'], params.get('CertRegion') or 'cn-hangzhou', params.get('CertName'))
+            elif cert_type == 'upload':
+                if not params.get('SSLPub'):
+                    raise ApiError(400, 'SSLPub.MissingParameter', 'The SSLPub parameter is required.')
+                if not params.get('SSLPri'):
+                    raise ApiError(400, 'SSLPri.MissingParameter', 'The SSLPri parameter is required.')
+                new = self._cdn_upload(params['SSLPub'], params['SSLPri'], params.get('CertName'))
+            else:
+                raise ApiError(400, 'InvalidParameter', 'The specified parameter CertType is not valid.')
+        domain['shown'] = self._shown(domain)
+        domain['https'] = new
+        domain['busy_until'] = time.time() + self.configuring_seconds
+        return {}
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -1,4 +1,4 @@
-"""Test-side helpers for the fake CAS + ALB API: admin client, an in-process instance."""
+"""Test-side helpers for the fake CAS + ALB + CDN API: admin client, an in-process instance."""
 
 import json
 import ssl
@@ -46,6 +46,9 @@ class Admin:
 
     def listener(self, listener_id):
         return next(item for item in self.state()['listeners'] if item['ListenerId'] == listener_id)
+
+    def cdn_domain(self, name):
+        return next(item for item in self.state()['cdn_domains'] if item['DomainName'] == name.lower())
 
     def certificate(self, cert_id):
         found = [c for c in self.state()['certificates'] if c['Id'] == int(cert_id)]

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: certpilot.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Sandbox slot: the fake Alibaba Cloud CAS + ALB API (tests/fakes/alicloud_api/server.py).
+"""Sandbox slot: the fake Alibaba Cloud CAS + ALB + CDN API (tests/fakes/alicloud_api/server.py).
 
 HTTPS on 127.0.0.1:18100 (+ offset) with a certificate of the sandbox CA for ``localhost``, so modules
 reach it by host name (``https://localhost:<port>/``). The test AccessKey is recorded in sandbox.json.
@@ -56,5 +56,5 @@ SERVICES = [Service(
     ports=lambda ctx: [('127.0.0.1', ctx.port(API_PORT))],
     probe=lambda ctx: http_probe('https://127.0.0.1:%d/_fake/state' % ctx.port(API_PORT), cafile=ctx.ca_bundle),
     record=_record,
-    description='fake Alibaba Cloud CAS + ALB API (test double)',
+    description='fake Alibaba Cloud CAS + ALB + CDN API (test double)',
 )]

@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import alb, cas
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import DeadlineExceeded
+from fake_clock import FakeClock  # noqa: E402  (tests/unit/plugins/module_utils/alicloud)
 
 
 def _cert(cid, name, end):
@@ -32,17 +33,6 @@ def test_norm_fingerprint_and_alb_ids():
     assert not alb.same_certificate('12000001', '12000002-cn-hangzhou')
 
 
-class _Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 class _Client:
     region = 'cn-hangzhou'
 
@@ -63,7 +53,7 @@ class _Client:
 
 
 def test_wait_running_gives_up_at_the_deadline_with_the_status():
-    clock = _Clock()
+    clock = FakeClock()
     api = alb.AlbApi(_Client(['Configuring']), sleep=clock.sleep, clock=clock)
     with pytest.raises(DeadlineExceeded) as info:
         api.wait_running('lsn-1', timeout=10)
@@ -73,7 +63,7 @@ def test_wait_running_gives_up_at_the_deadline_with_the_status():
 
 
 def test_wait_running_returns_once_running():
-    clock = _Clock()
+    clock = FakeClock()
     api = alb.AlbApi(_Client(['Configuring', 'Configuring', 'Running']), sleep=clock.sleep, clock=clock)
     assert api.wait_running('lsn-1', timeout=30) == 3
 
