@@ -92,8 +92,9 @@ def _split(registered, key, what):
             switched.append(res)
         else:
             unchanged.append(res)
-    if not results and registered.get('failed'):
-        # the call failed as a whole (credentials, endpoint, input): nothing was done there
+    if registered.get('failed') and not failed:
+        # the call failed as a whole (credentials, endpoint, input), or failed without naming an item: count it as
+        # failed, never as switched (fail closed)
         failed.append({'target': '%s (all)' % what, key: None, 'msg': registered.get('msg') or 'the module failed',
                        'error_code': registered.get('error_code'), 'request_id': registered.get('request_id')})
     return switched, unchanged, failed

@@ -81,3 +81,12 @@ def test_rotation_result_splits_and_names_failures():
     assert skipped['check_mode_pending'] is True and skipped['failed'] == [] and skipped['alb']['switched'] == []
     with pytest.raises(AnsibleFilterError):
         f.rotation_result(upload, alb, None, [{'port': 443}])
+
+
+def test_a_failed_call_that_names_no_item_is_a_failure():
+    """Fail closed: results that all look fine, but the module failed (after them): nothing counts as verified."""
+    alb = {'failed': True, 'msg': 'waiting for the listener timed out',
+           'results': [{'listener_id': 'lsn-a', 'changed': True}]}
+    res = f.rotation_result({'certificate_id': '7', 'name': 'www.example.com-20270101-abcdef12'}, alb, {'skipped': True})
+    assert [x['target'] for x in res['failed']] == ['ALB listener (all)']
+    assert res['failed'][0]['msg'] == 'waiting for the listener timed out'
