@@ -135,6 +135,21 @@ certificates:
       type: list
       elements: str
       sample: [9d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e]
+    revoked:
+      description:
+        - Set when M(certpilot.tls.acme_revoke) recorded this very certificate (by serial) as revoked, in the
+          C(revoked.json) of its generation; null otherwise. A revoked certificate has RV(certificates.match) false and
+          no RV(bundle) entry, so it is never deployed; a C(revoked.json) that cannot be read counts as revoked too.
+      type: dict
+      version_added: 0.2.0
+      contains:
+        revoked_at:
+          description: When it was revoked (ISO 8601 UTC), as recorded.
+          type: str
+        reason:
+          description: The revocation reason name (for example C(keyCompromise)), as recorded.
+          type: str
+      sample: {"revoked_at": "2026-12-04T02:10:00Z", "reason": "keyCompromise"}
     error:
       description: Why the certificate cannot be used (names the file, never its content); null when RV(certificates.match) is true.
       type: str

@@ -362,3 +362,57 @@ def test_revoke_and_replace_names_a_certificate_it_could_not_replace(sandbox, ru
         failure['msg']
     assert pebble.status('%x' % old.serial_number)['Status'] == 'Revoked'
     assert _pem_cert(os.path.join(site.store, site.bad, 'cert.pem')) == old
+
+
+PUSH = '''
+- name: Push only
+  hosts: web1
+  gather_facts: false
+  tasks:
+    - name: Push
+      ansible.builtin.include_role:
+        name: certpilot.tls.cert_push
+      vars:
+        cert_push_certificates: "{{ renew_certificates }}"
+'''
+
+
+@pytest.mark.timeout(900)
+def test_a_revoked_certificate_is_never_pushed_the_others_are(sandbox, run_playbook, pebble, site):
+    """Revoked and not replaced yet (acme_revoke alone): cert_push pushes the other certificate of the host and
+    fails naming the revoked one, whose files never reach a host that lacks them."""
+    first = run_playbook(RENEW, extra_vars=site.extra_vars())
+    assert first.rc == 0, first.explain()
+    revoke_vars = {'acme_directory': sandbox['acme']['directory'], 'acme_ca_bundle': sandbox['acme']['ca_bundle'],
+                   'revoke_args': {'store': site.store, 'names': [site.bad], 'revoke_with': 'certificate_key',
+                                   'reason': 'keyCompromise'}}
+    revoked = run_playbook(REVOKE, extra_vars=revoke_vars)
+    assert revoked.rc == 0, revoked.explain()
+    assert revoked.task_results('Revoke')['localhost']['revoked'] == [site.bad]
+
+    # web1 as a host that never had the revoked certificate, and lost the files of the other one
+    info = sandbox['hosts']['web1']
+    os.unlink(os.path.join(info['nginx_conf_dir'], 'certpilot-%s.conf' % site.bad))
+    shutil.rmtree(os.path.join(info['cert_dir'], site.bad))
+    keep_dir = os.path.join(info['cert_dir'], site.keep)
+    for fname in os.listdir(keep_dir):
+        os.unlink(os.path.join(keep_dir, fname))
+
+    res = run_playbook(PUSH, extra_vars=site.extra_vars())
+    assert res.rc != 0, res.explain()
+    assert res.stats['web1']['failures'] == 1, res.explain()
+    failed = [line for line in res.stdout.splitlines() if 'not pushed, revoked in the store' in line]
+    assert failed and site.bad in failed[0] and 'keyCompromise' in failed[0] and site.keep not in failed[0], res.stdout[-3000:]
+    # the other certificate was pushed, reloaded and verified; nothing of the revoked one reached web1
+    keep = _pem_cert(os.path.join(site.store, site.keep, 'cert.pem'))
+    assert _pem_cert(os.path.join(keep_dir, 'fullchain.pem')) == keep
+    assert _served(sandbox, 'web1', site.domain(site.keep)) == keep
+    assert not os.path.exists(os.path.join(info['cert_dir'], site.bad))
+    assert not os.path.exists(os.path.join(info['nginx_conf_dir'], 'certpilot-%s.conf' % site.bad))
+
+    # the nightly renew replaces it (a new key), and then it is pushed again
+    again = run_playbook(RENEW, extra_vars=site.extra_vars())
+    assert again.rc == 0, again.explain()
+    new = _pem_cert(os.path.join(site.store, site.bad, 'cert.pem'))
+    assert _served(sandbox, 'web1', site.domain(site.bad)) == new
+    assert pebble.status('%x' % new.serial_number)['Status'] == 'Valid'

@@ -7,12 +7,18 @@
 each, checks that the private key belongs to the certificate and returns, per name, the facts
 (``certificates``) and, for the certificates that passed, the contents of the files asked for
 (``bundle``). Facts never hold key material; error messages name files and exception types only.
+
+A certificate that ``acme_revoke`` recorded as revoked (``revoked.json`` of its generation naming its serial) is
+never handed out: its facts say ``revoked`` and why, and there are no contents to deploy. A ``revoked.json`` that
+cannot be read or parsed counts as revoked too (fail closed): the store says something about this certificate that
+cannot be checked.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import json
 import os
 
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
@@ -60,9 +66,34 @@ def _text(path, data):
         raise _Unreadable(path, 'not a PEM text file')
 
 
+REVOCATION_RECORD = 'revoked.json'  # the name acme/revocation.py writes (RECORD there)
+
+
 def _facts(missing=False, error=None):
     return {'match': False, 'missing': missing, 'fingerprint_sha256': None, 'serial': None, 'not_after': None,
-            'chain_sha256': [], 'error': error}
+            'chain_sha256': [], 'revoked': None, 'error': error}
+
+
+def revocation_of(directory, serial):
+    """``(record, error)`` for the certificate with ``serial`` (hex) in the generation ``directory``.
+
+    ``record`` is the ``revoked.json`` naming this serial (None when there is none, or it names another serial:
+    an older certificate of the same directory); ``error`` says why a record that exists cannot be checked.
+    """
+    path = os.path.join(directory, REVOCATION_RECORD)
+    try:
+        data = _read(path)
+    except _Unreadable as exc:
+        return None, (None if exc.missing else 'cannot read %s: %s' % (path, exc.reason))
+    try:
+        doc = json.loads(data.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError):
+        return None, '%s is not valid JSON' % path
+    if not isinstance(doc, dict) or not isinstance(doc.get('serial'), str):
+        return None, '%s has no serial' % path
+    if doc['serial'].lower() != serial.lower():
+        return None, None
+    return doc, None
 
 
 def inspect_certificate(store, name, include=()):
@@ -100,11 +131,24 @@ def inspect_certificate(store, name, include=()):
         return _facts(error='unreadable private key %s: %s' % (paths['privkey'], type(exc).__name__)), None
     leaf = certs[0]
     match = x509util.matches_key(leaf, key)
+    serial = '%x' % leaf.serial_number
     facts = {'match': match, 'missing': False, 'fingerprint_sha256': x509util.fingerprint_sha256(leaf),
-             'serial': '%x' % leaf.serial_number, 'not_after': iso_z(x509util.not_after(leaf)),
-             'chain_sha256': [x509util.fingerprint_sha256(cert) for cert in certs[1:]],
+             'serial': serial, 'not_after': iso_z(x509util.not_after(leaf)),
+             'chain_sha256': [x509util.fingerprint_sha256(cert) for cert in certs[1:]], 'revoked': None,
              'error': None if match else 'the private key does not match the certificate'}
     if not match:
+        return facts, None
+    record, problem = revocation_of(base, serial)
+    if problem is not None:
+        facts.update(match=False, error='%s; the certificate counts as revoked until that is fixed' % problem)
+        return facts, None
+    if record is not None:
+        facts['revoked'] = {'revoked_at': record.get('revoked_at') if isinstance(record.get('revoked_at'), str) else None,
+                            'reason': record.get('reason') if isinstance(record.get('reason'), str) else None}
+        facts.update(match=False, error='revoked%s%s (%s): not deployed; renew it first (acme_order issues a '
+                     'replacement for a revoked certificate)' % (
+                         ' on ' if facts['revoked']['revoked_at'] else '', facts['revoked']['revoked_at'] or '',
+                         facts['revoked']['reason'] or 'no reason recorded'))
         return facts, None
     return facts, dict((part, texts[part]) for part in include)
 

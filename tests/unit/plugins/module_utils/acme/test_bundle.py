@@ -76,7 +76,8 @@ def test_facts_and_contents_of_a_good_certificate(issued):
     certificates, bundle = read_bundles(str(store), ['www'], ['fullchain', 'chain', 'privkey', 'cert'])
     facts = certificates['www']
     assert facts == {'match': True, 'missing': False, 'fingerprint_sha256': _sha(leaf), 'serial': '1234abcd',
-                     'not_after': '2027-03-02T12:00:00Z', 'chain_sha256': [_sha(inter), _sha(root)], 'error': None}
+                     'not_after': '2027-03-02T12:00:00Z', 'chain_sha256': [_sha(inter), _sha(root)], 'revoked': None,
+                     'error': None}
     assert bundle == {'www': {'fullchain': files['fullchain.pem'].decode(), 'chain': files['chain.pem'].decode(),
                               'privkey': files['privkey.pem'].decode(), 'cert': files['cert.pem'].decode()}}
 
@@ -199,3 +200,36 @@ def test_a_switch_between_two_reads_never_mixes_two_generations(tmp_path, monkey
     assert facts['serial'] == '111'
     assert 'privkey' in contents['www']
     assert len(set(os.path.dirname(p) for p in reads)) == 1, reads
+
+
+def test_a_revoked_certificate_is_never_handed_out(issued):
+    """acme_revoke's record naming this serial: no contents, match false, when and why in the facts."""
+    store, files, dummy = issued
+    record = b'{"format": 1, "serial": "1234ABCD", "reason": "keyCompromise", "revoked_at": "2026-12-04T02:10:00Z"}'
+    _write(store, 'www', {'revoked.json': record})
+    certificates, bundle = read_bundles(str(store), ['www'], ['fullchain', 'privkey'])
+    facts = certificates['www']
+    assert bundle == {} and facts['match'] is False
+    assert facts['revoked'] == {'revoked_at': '2026-12-04T02:10:00Z', 'reason': 'keyCompromise'}
+    assert facts['error'].startswith('revoked on 2026-12-04T02:10:00Z (keyCompromise): not deployed')
+
+
+def test_a_record_of_another_serial_is_an_older_certificate(issued):
+    store, files, dummy = issued
+    _write(store, 'www', {'revoked.json': b'{"format": 1, "serial": "99", "reason": "superseded"}'})
+    certificates, bundle = read_bundles(str(store), ['www'], ['fullchain'])
+    assert certificates['www']['match'] is True and certificates['www']['revoked'] is None and 'www' in bundle
+
+
+@pytest.mark.parametrize('data, expect', [
+    (b'{not json', 'is not valid JSON'),
+    (b'["1234abcd"]', 'has no serial'),
+    (b'{"serial": 1234}', 'has no serial'),
+    (b'\xff\xfe', 'is not valid JSON'),
+])
+def test_an_unreadable_revocation_record_fails_closed(issued, data, expect):
+    store, files, dummy = issued
+    _write(store, 'www', {'revoked.json': data})
+    certificates, bundle = read_bundles(str(store), ['www'], ['fullchain'])
+    assert bundle == {} and certificates['www']['match'] is False
+    assert expect in certificates['www']['error'] and 'counts as revoked' in certificates['www']['error']
