@@ -203,6 +203,12 @@ certificates:
     not_after:
       description: Expiry (UTC, ISO 8601) of the current certificate, null when there is none.
       type: str
+    revoked:
+      description:
+        - True when the current certificate of the store is recorded as revoked (M(certpilot.tls.acme_revoke)); it
+          is then replaced, never with its key. M(certpilot.tls.cert_bundle) never hands it out.
+      type: bool
+      version_added: 0.2.0
     identifiers:
       description: The identifiers requested.
       type: list

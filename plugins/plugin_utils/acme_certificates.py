@@ -104,9 +104,10 @@ def deployable(certificates, result):
     """The items of ``certificates`` (dicts with ``name``) that can be deployed.
 
     Dropped: a certificate whose result has an error and that has no certificate in the store (``not_after``
-    null), i.e. nothing to deploy. A failed renewal of a certificate that exists keeps it: its current
-    certificate is still deployed (nothing changes where it is already served). Certificates without a result
-    (check mode before the ACME play, or not handled by the role) are kept.
+    null), or whose current certificate is revoked (``revoked``: the replacement failed), i.e. nothing to deploy.
+    A failed renewal of a certificate that exists keeps it: its current certificate is still deployed (nothing
+    changes where it is already served). Certificates without a result (check mode before the ACME play, or not
+    handled by the role) are kept.
     """
     if not isinstance(certificates, list):
         raise AnsibleFilterError('acme_deployable input must be a list of certificates, got %s'
@@ -117,7 +118,7 @@ def deployable(certificates, result):
         if not isinstance(cert, dict) or 'name' not in cert:
             raise AnsibleFilterError('certificate %d must be a dict with a name' % index)
         entry = result.get(cert['name'])
-        if isinstance(entry, dict) and entry.get('error') and not entry.get('not_after'):
+        if isinstance(entry, dict) and entry.get('error') and (not entry.get('not_after') or entry.get('revoked')):
             continue
         out.append(cert)
     return out
@@ -279,6 +280,9 @@ def certificates_result(certificates, order, finalize, by_cert, unreachable, sto
         entry = {
             'action': o.get('action', 'none'),
             'reason': o.get('reason', ''),
+            # the store's current certificate is revoked: until a replacement is issued there is nothing to deploy
+            'revoked': boolean(o.get('revoked', False), strict=False) and not boolean(f.get('changed', False),
+                                                                                    strict=False),
             'issued': boolean(f.get('changed', False), strict=False),
             'not_after': f['not_after'] if 'not_after' in f else o.get('not_after'),
             'serial': f.get('serial'),

@@ -118,7 +118,8 @@ class OrderRunner(CertificateWorkflow):
         cert, facts = cert_facts(self.store, name)
         want = csrlib.identifier_key(spec['identifiers'])
         result = {'action': 'none', 'reason': None, 'order_url': None, 'status': None, 'error': None,
-                  'not_after': facts['not_after'], 'identifiers': [i['value'] for i in spec['identifiers']]}
+                  'not_after': facts['not_after'], 'identifiers': [i['value'] for i in spec['identifiers']],
+                  'revoked': False}
         # 0. still rate-limited by the CA (ratelimit.json): skip until then, without asking it
         limited = self.rate_limited(name, 'order')
         if limited is not None:
@@ -168,6 +169,7 @@ class OrderRunner(CertificateWorkflow):
             # acme_revoke recorded the current certificate as revoked: replace it now, never with its key
             renew, reason = True, 'the current certificate was revoked (%s at %s)' % (
                 revoked.get('reason'), revoked.get('revoked_at'))
+            result['revoked'] = True
             if spec['reuse_key']:
                 self.warn('%s: reuse_key is set but the current certificate was revoked; generating a new key' % name)
                 spec = dict(spec, reuse_key=False)

@@ -82,6 +82,13 @@ def test_deployable_drops_only_failed_certificates_with_nothing_in_the_store():
     assert f.deployable(certs, {}) == certs
 
 
+def test_deployable_drops_a_revoked_certificate_whose_replacement_failed():
+    certs = [{'name': 'gone', 'domains': ['gone.example.com']}, {'name': 'fixed', 'domains': ['fixed.example.com']}]
+    result = {'gone': {'error': 'connection refused', 'not_after': '2027-01-01T00:00:00Z', 'revoked': True},
+              'fixed': {'error': None, 'not_after': '2027-03-01T00:00:00Z', 'revoked': False}}
+    assert [c['name'] for c in f.deployable(certs, result)] == ['fixed']
+
+
 @pytest.mark.parametrize('call, words', [
     (lambda: f.failures(['x']), 'must be a dict'),
     (lambda: f.failures({'a': 'x'}), 'acme_certificates_result[a] must be a dict'),
@@ -230,6 +237,18 @@ def test_result_merges_order_and_finalize_per_certificate():
     assert got['box']['error'] == 'not finalized: could not write challenge files to app1'
     # nothing to do: no error even if a host is down, the order's not_after
     assert got['orphan']['error'] is None and got['orphan']['not_after'] == '2027-02-01T00:00:00Z'
+    assert [got[n]['revoked'] for n in ('www', 'api', 'box', 'orphan')] == [False] * 4
+
+
+def test_result_revoked_until_the_replacement_is_issued():
+    order = {'certificates': {'www': {'action': 'order', 'reason': 'the current certificate was revoked', 'revoked': True,
+                                      'not_after': '2027-01-01T00:00:00Z'}}}
+    failed = f.certificates_result(LIST[:1], order, {'certificates': {'www': {'changed': False, 'error': 'boom'}}},
+                                   {}, [], '/s')
+    assert failed['www']['revoked'] is True and failed['www']['error'] == 'boom'
+    replaced = f.certificates_result(LIST[:1], order, {'certificates': {'www': {'changed': True, 'error': ''}}},
+                                     {}, [], '/s')
+    assert replaced['www']['revoked'] is False and replaced['www']['issued'] is True
 
 
 def test_result_before_anything_ran_and_with_finalize_skipped():
