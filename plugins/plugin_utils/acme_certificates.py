@@ -277,13 +277,13 @@ def certificates_result(certificates, order, finalize, by_cert, unreachable, sto
         o = ordered.get(name) or {}
         f = finalized.get(name) or {}
         base = '%s/%s/' % (store, name)
+        issued = boolean(f.get('changed', False), strict=False)
         entry = {
             'action': o.get('action', 'none'),
             'reason': o.get('reason', ''),
             # the store's current certificate is revoked: until a replacement is issued there is nothing to deploy
-            'revoked': boolean(o.get('revoked', False), strict=False) and not boolean(f.get('changed', False),
-                                                                                    strict=False),
-            'issued': boolean(f.get('changed', False), strict=False),
+            'revoked': boolean(o.get('revoked', False), strict=False) and not issued,
+            'issued': issued,
             'not_after': f['not_after'] if 'not_after' in f else o.get('not_after'),
             'serial': f.get('serial'),
             'fingerprint_sha256': f.get('fingerprint_sha256'),

@@ -415,8 +415,8 @@ def floor_of(run, floors):
     """(module tasks on web hosts, module tasks on the controller only, floor seconds) of one renew run."""
     remote = sum(t['count'] for t in run['tasks'] if t['hosts'] > 0 and runs_a_module(t['action']) and t.get('remote'))
     local = sum(t['count'] for t in run['tasks'] if t['hosts'] > 0 and runs_a_module(t['action']) and not t.get('remote'))
-    seconds = floors['remote']['startup_seconds'] + remote * floors['remote']['per_task_seconds'] \
-        + local * floors['local']['per_task_seconds']
+    seconds = (floors['remote']['startup_seconds'] + remote * floors['remote']['per_task_seconds'] +
+               local * floors['local']['per_task_seconds'])
     return remote, local, seconds
 
 
