@@ -10,7 +10,7 @@ import pytest
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import alb, cas
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import DeadlineExceeded
-from fake_clock import FakeClock  # noqa: E402  (tests/unit/plugins/module_utils/alicloud)
+from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.alicloud.fake_clock import FakeClock
 
 
 def _cert(cid, name, end):

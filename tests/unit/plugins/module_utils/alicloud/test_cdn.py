@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud import cdn
 from ansible_collections.certpilot.tls.plugins.module_utils.alicloud.errors import AlicloudApiError
 from ansible_collections.certpilot.tls.plugins.module_utils.common.errors import CertpilotError
-from fake_clock import FakeClock  # noqa: E402  (tests/unit/plugins/module_utils/alicloud)
+from ansible_collections.certpilot.tls.tests.unit.plugins.module_utils.alicloud.fake_clock import FakeClock
 
 
 def _answer(**entry):
