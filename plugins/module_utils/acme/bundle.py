@@ -18,9 +18,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import json
 import os
 
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.revocation_record import record_state
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import CertStore
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.validation import validate_name
 from ansible_collections.certpilot.tls.plugins.module_utils.common import x509 as x509util
@@ -66,34 +66,9 @@ def _text(path, data):
         raise _Unreadable(path, 'not a PEM text file')
 
 
-REVOCATION_RECORD = 'revoked.json'  # the name acme/revocation.py writes (RECORD there)
-
-
 def _facts(missing=False, error=None):
     return {'match': False, 'missing': missing, 'fingerprint_sha256': None, 'serial': None, 'not_after': None,
             'chain_sha256': [], 'revoked': None, 'error': error}
-
-
-def revocation_of(directory, serial):
-    """``(record, error)`` for the certificate with ``serial`` (hex) in the generation ``directory``.
-
-    ``record`` is the ``revoked.json`` naming this serial (None when there is none, or it names another serial:
-    an older certificate of the same directory); ``error`` says why a record that exists cannot be checked.
-    """
-    path = os.path.join(directory, REVOCATION_RECORD)
-    try:
-        data = _read(path)
-    except _Unreadable as exc:
-        return None, (None if exc.missing else 'cannot read %s: %s' % (path, exc.reason))
-    try:
-        doc = json.loads(data.decode('utf-8'))
-    except (UnicodeDecodeError, ValueError):
-        return None, '%s is not valid JSON' % path
-    if not isinstance(doc, dict) or not isinstance(doc.get('serial'), str):
-        return None, '%s has no serial' % path
-    if doc['serial'].lower() != serial.lower():
-        return None, None
-    return doc, None
 
 
 def inspect_certificate(store, name, include=()):
@@ -138,7 +113,7 @@ def inspect_certificate(store, name, include=()):
              'error': None if match else 'the private key does not match the certificate'}
     if not match:
         return facts, None
-    record, problem = revocation_of(base, serial)
+    record, problem = record_state(base, serial)
     if problem is not None:
         facts.update(match=False, error='%s; the certificate counts as revoked until that is fixed' % problem)
         return facts, None

@@ -30,6 +30,7 @@ from ansible_collections.certpilot.tls.plugins.module_utils.common.parallel impo
 from ansible_collections.certpilot.tls.plugins.module_utils.common.timeutil import iso_z, now as utc_now
 from ansible_collections.certpilot.tls.plugins.module_utils.acme import failures as faillib
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.account import Account
+from ansible_collections.certpilot.tls.plugins.module_utils.acme.revocation_record import RECORD, record_state
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.store import imported_source, load_json_file
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.jws import AcmeKey, b64u, load_private_key
 from ansible_collections.certpilot.tls.plugins.module_utils.acme.problems import ALREADY_REVOKED, AcmeProblem
@@ -39,7 +40,6 @@ try:
 except ImportError:  # pragma: no cover - the modules report the missing library
     serialization = None
 
-RECORD = 'revoked.json'
 RECORD_FORMAT = 1
 REVOKE_WITH = ('account_key', 'certificate_key')
 # RFC 5280 section 5.3.1 CRLReason codes an ACME CA accepts (RFC 8555 section 7.6 and CA policies).
@@ -157,17 +157,10 @@ def certificate_key(key_pem, cert, what, passphrase=None):
         raise CertpilotError('%s: this key cannot sign an ACME request: %s' % (what, exc.msg))
 
 
-def read_record(directory):
-    """The ``revoked.json`` of a generation directory (a dict), or None."""
-    return load_json_file(os.path.join(directory, RECORD))
-
-
 def record_for(directory, serial):
-    """The revocation record of the certificate with ``serial`` (hex) in ``directory``, or None."""
-    doc = read_record(directory)
-    if doc is None or str(doc.get('serial') or '').lower() != serial.lower():
-        return None
-    return doc
+    """The revocation record of the certificate with ``serial`` (hex) in ``directory``, or None (also when the
+    record cannot be read: only a readable record naming the serial is believed)."""
+    return record_state(directory, serial)[0]
 
 
 def write_record(directory, doc):
